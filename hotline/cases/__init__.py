@@ -1,0 +1,1 @@
+"""The pre-acceptance case store: cases, their numbers and their timelines."""

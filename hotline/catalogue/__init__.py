@@ -1,0 +1,1 @@
+"""The catalogue of service items, grouped by department, with their document checklists."""

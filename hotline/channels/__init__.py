@@ -1,0 +1,1 @@
+"""Channels: how a flow's output reaches a caller (TwiML) or a texter (SMS text)."""

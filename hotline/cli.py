@@ -1,0 +1,72 @@
+"""The `hotline` command: migrate, seed the demo data, check flows, and play Twilio."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from flask import Flask
+
+from hotline.cli_simulator import call_command, sms_command
+
+logger = logging.getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    """Make the commands available as `flask --app wsgi …` too."""
+    for command in (migrate_command, seed_command, check_flows_command):
+        app.cli.add_command(command)
+
+
+def _services():  # noqa: ANN202 - returns hotline.services.Services
+    from hotline import create_app
+
+    return create_app().extensions["hotline"]
+
+
+@click.command("migrate")
+def migrate_command() -> None:
+    """Bring the case store's schema up to date (Alembic upgrade to head)."""
+    from hotline.migrate import upgrade
+
+    services = _services()
+    upgrade(services.settings.database_url)
+    click.echo("schema up to date")
+
+
+@click.command("seed")
+def seed_command() -> None:
+    """Load the Laoshan demo data (idempotent: a second run changes nothing)."""
+    from hotline.demo.seed import seed_demo
+
+    services = _services()
+    with services.db.session() as session:
+        report = seed_demo(session)
+    click.echo(f"demo data loaded: {report}")
+
+
+@click.command("check-flows")
+def check_flows_command() -> None:
+    """Load and check every flow in ivr_flows/; exit 1 on the first problem."""
+    from hotline.flows.conversations import resident_flow
+    from hotline.flows.schema import FlowError
+
+    try:
+        flow = resident_flow()
+    except (FlowError, OSError) as error:
+        click.echo(f"flow check failed: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"flow {flow.name} v{flow.version}: {len(flow.nodes)} nodes, all references good")
+
+
+@click.group()
+def main() -> None:
+    """Laoshan community hotline: 崂山区社区一站式服务热线."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+for _command in (migrate_command, seed_command, check_flows_command, call_command, sms_command):
+    main.add_command(_command)

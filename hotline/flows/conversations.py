@@ -1,0 +1,228 @@
+"""One turn of a conversation: find its state, run the engine, save, and remember the answer.
+
+A turn is keyed (CallSid and step for a call, MessageSid for an SMS), so a webhook that
+Twilio retries gets the stored answer back and applies nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline import phones
+from hotline.cases.models import Channel
+from hotline.db import utcnow
+from hotline.flows.actions import ACTIONS, SOURCES, FlowActions, TurnContext
+from hotline.flows.engine import FRESH, Engine, State, StepResult
+from hotline.flows.models import Conversation, ConversationTurn
+from hotline.flows.schema import Flow, Text, load_flow
+from hotline.services import Services
+
+logger = logging.getLogger(__name__)
+
+RESIDENT_FLOW = "main"
+SMS_IDLE_RESET = timedelta(minutes=30)
+
+
+@cache
+def resident_flow() -> Flow:
+    """The residents' flow, loaded and checked once per process."""
+    return load_flow(RESIDENT_FLOW, actions=set(ACTIONS), sources=set(SOURCES))
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One input from a caller or texter, as the channel parsed it."""
+
+    channel: Channel
+    conversation_key: str
+    turn_key: str
+    caller_raw: str | None
+    inputs: tuple[str | None, ...] = ()
+    start: bool = False
+
+
+@dataclass(frozen=True)
+class TurnAnswer:
+    body: str
+    replayed: bool
+    conversation: Conversation | None
+
+
+Render = Callable[[StepResult, int], str]
+
+
+def find_replay(session: Session, turn_key: str) -> str | None:
+    """The stored answer of an already-handled turn, or None."""
+    return session.scalar(select(ConversationTurn.response).where(ConversationTurn.key == turn_key))
+
+
+def _conversation(session: Session, inbound: Inbound, flow: Flow) -> Conversation:
+    conversation = session.scalar(
+        select(Conversation).where(Conversation.key == inbound.conversation_key)
+    )
+    if conversation is None:
+        conversation = Conversation(
+            key=inbound.conversation_key,
+            channel=inbound.channel,
+            flow=flow.name,
+            node=flow.start,
+            data={FRESH: True},
+            seq=0,
+            caller_phone=phones.normalize(inbound.caller_raw),
+        )
+        session.add(conversation)
+        session.flush()
+    return conversation
+
+
+def _is_stale(conversation: Conversation) -> bool:
+    if conversation.channel is not Channel.SMS or conversation.updated_at is None:
+        return False
+    return utcnow() - conversation.updated_at > SMS_IDLE_RESET
+
+
+def take_turn(session: Session, services: Services, inbound: Inbound, render: Render) -> TurnAnswer:
+    """Handle one inbound turn inside the caller's transaction and return the rendered answer.
+
+    A turn key seen before returns its stored answer (`replayed`), changing nothing. The
+    caller commits; on any exception it must roll back, so a failed turn leaves no trace.
+    """
+    stored = find_replay(session, inbound.turn_key)
+    if stored is not None:
+        logger.info("turn replayed key=%s", inbound.turn_key)
+        return TurnAnswer(stored, True, None)
+
+    flow = resident_flow()
+    conversation = _conversation(session, inbound, flow)
+    if conversation.ended or _is_stale(conversation):
+        conversation.node, conversation.data, conversation.ended = (
+            flow.start,
+            {FRESH: True},
+            False,
+        )
+
+    context = TurnContext(
+        session=session,
+        services=services,
+        conversation=conversation,
+        channel=inbound.channel,
+        caller_phone=conversation.caller_phone,
+    )
+    engine = Engine(flow, inbound.channel.value, FlowActions(context))
+    node_before = conversation.node
+
+    result = _run(engine, conversation, inbound)
+
+    conversation.node = result.state.node
+    conversation.data = result.state.data
+    conversation.seq += 1
+    if result.output.end:
+        conversation.ended = True
+        conversation.data = {**conversation.data, FRESH: True}
+    body = render(result, conversation.seq)
+
+    session.add(
+        ConversationTurn(
+            conversation_id=conversation.id,
+            key=inbound.turn_key,
+            seq=conversation.seq,
+            node_before=node_before,
+            node_after=result.state.node,
+            user_input=" ".join(value or "" for value in inbound.inputs) or None,
+            response=body,
+        )
+    )
+    return TurnAnswer(body, False, conversation)
+
+
+def _run(engine: Engine, conversation: Conversation, inbound: Inbound) -> StepResult:
+    """Start the flow, or feed it each input in turn (an SMS may carry several keys)."""
+    state = State(conversation.node, dict(conversation.data))
+    if inbound.start:
+        return engine.start({FRESH: True} if inbound.channel is Channel.SMS else None)
+
+    result: StepResult | None = None
+    for value in inbound.inputs or (None,):
+        result = engine.step(state, value)
+        state = result.state
+        if result.output.end:
+            break
+    assert result is not None
+    return result
+
+
+def _context(session: Session, services: Services, conversation: Conversation) -> TurnContext:
+    return TurnContext(
+        session=session,
+        services=services,
+        conversation=conversation,
+        channel=conversation.channel,
+        caller_phone=conversation.caller_phone,
+    )
+
+
+def close_call(session: Session, services: Services, call_sid: str) -> None:
+    """The call has ended. A case still waiting for its region is placed in the pool of
+    what the caller chose so far (the street's, else the district's) and dispatched."""
+    conversation = session.scalar(select(Conversation).where(Conversation.key == call_sid))
+    if conversation is None or conversation.ended:
+        return
+
+    conversation.ended = True
+    data = dict(conversation.data or {})
+    if not data.get("case_id"):
+        return
+
+    result = ACTIONS["place_case"](_context(session, services, conversation), {}, data)
+    conversation.data = {**data, **result.updates}
+    logger.info(
+        "call ended before the region was chosen; case=%s pooled",
+        result.updates.get("case_number"),
+    )
+
+
+def rescue_callback(
+    session: Session, services: Services, call_sid: str, caller_raw: str | None
+) -> list[Text]:
+    """After a failed turn: open (or reuse) a callback case for the caller, pooled where the
+    region is unknown. Returns what to say. Raises on database failure."""
+    phone = phones.normalize(caller_raw)
+    if phone is None:
+        return [Text("对不起，无法识别您的号码，请稍后再拨。", "Sorry, we cannot see your number.")]
+
+    conversation = session.scalar(select(Conversation).where(Conversation.key == call_sid))
+    if conversation is None:
+        conversation = Conversation(
+            key=call_sid or f"rescue:{phone}",
+            channel=Channel.VOICE,
+            flow=RESIDENT_FLOW,
+            node="goodbye",
+            data={},
+            caller_phone=phone,
+        )
+        session.add(conversation)
+        session.flush()
+
+    context = _context(session, services, conversation)
+    data = dict(conversation.data or {})
+    params = {"kind": "callback", "topic_zh": "来电处理失败后请求回电"}
+    result = ACTIONS["request_callback"](context, params, data)
+    data.update(result.updates)
+    if result.outcome == "need_region":
+        result = ACTIONS["place_case"](context, {}, data)
+        data.update(result.updates)
+
+    conversation.data, conversation.ended = data, True
+    return [
+        Text(
+            f"已为您登记回电，工单号是 {data.get('case_number_spoken', '')}。",
+            f"Your callback is registered, case {data.get('case_number', '')}.",
+        )
+    ]

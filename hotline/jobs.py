@@ -1,0 +1,75 @@
+"""RQ job functions: each takes ids only, opens one session and runs one service function.
+
+Real failures are left to raise, so RQ records them and applies the job's Retry.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rq import get_current_job
+from sqlalchemy import select
+
+from hotline.services import current
+
+logger = logging.getLogger(__name__)
+
+
+def current_job_id() -> str:
+    """The id of the RQ job this code runs in, or `-` outside a worker (for log lines)."""
+    job = get_current_job()
+    return job.id if job is not None else "-"
+
+
+def dispatch_callback_job(callback_id: int) -> None:
+    """Assign callback `callback_id` and text the assignee (dispatch.service.assign_callback).
+
+    Safe to run twice: an assigned callback is left alone and nothing is sent again.
+    """
+    from hotline.cases.models import Case
+    from hotline.dispatch.models import Callback
+    from hotline.dispatch.service import assign_callback
+
+    services = current()
+    with services.db.session() as session:
+        case_number = session.scalar(
+            select(Case.number)
+            .join(Callback, Callback.case_id == Case.id)
+            .where(Callback.id == callback_id)
+        )
+        logger.info(
+            "dispatch started job=%s case=%s callback=%s",
+            current_job_id(),
+            case_number,
+            callback_id,
+        )
+        assign_callback(session, services, callback_id)
+
+    logger.info(
+        "dispatch done job=%s case=%s callback=%s", current_job_id(), case_number, callback_id
+    )
+
+
+def send_message_job(message_id: int) -> None:
+    """Send outbound message `message_id` through Twilio (see telephony.outbound.send_message).
+
+    Connection errors and 5xx answers raise, and RQ retries the job; a message that
+    already has a sid is not sent again.
+    """
+    from hotline.cases.models import Case
+    from hotline.telephony.models import Message
+    from hotline.telephony.outbound import send_message
+
+    services = current()
+    with services.db.session() as session:
+        case_number = session.scalar(
+            select(Case.number)
+            .join(Message, Message.case_id == Case.id)
+            .where(Message.id == message_id)
+        )
+        logger.info(
+            "send started job=%s case=%s message=%s", current_job_id(), case_number, message_id
+        )
+        send_message(session, services, message_id)
+
+    logger.info("send done job=%s case=%s message=%s", current_job_id(), case_number, message_id)

@@ -1,0 +1,1 @@
+"""The region hierarchy: district → street → community → grid."""

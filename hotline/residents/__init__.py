@@ -1,0 +1,1 @@
+"""Residents: the people who call and text the hotline, one per phone number."""

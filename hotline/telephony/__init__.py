@@ -1,0 +1,1 @@
+"""Telephony: talking to Twilio (or the local emulator) for SMS and voice."""

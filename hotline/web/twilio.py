@@ -1,0 +1,231 @@
+"""Twilio webhooks: incoming calls, incoming SMS, and status callbacks.
+
+Every request is signature-checked. A call always hears valid TwiML and an SMS always gets
+a reply: any internal failure rolls the turn back and answers with an apology and a
+callback offer, never a 5xx.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Blueprint, Response, current_app, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from twilio.twiml.messaging_response import MessagingResponse
+
+from hotline import phones
+from hotline.cases.models import Channel
+from hotline.channels import sms, voice
+from hotline.channels.templates import SIGNATURE
+from hotline.flows.conversations import (
+    Inbound,
+    close_call,
+    find_replay,
+    rescue_callback,
+    resident_flow,
+    take_turn,
+)
+from hotline.flows.schema import Text
+from hotline.services import Services
+from hotline.telephony.models import Direction, Message
+from hotline.telephony.status import record_status
+from hotline.web.signatures import twilio_signed
+
+logger = logging.getLogger(__name__)
+
+blueprint = Blueprint("twilio", __name__, url_prefix="/twilio")
+
+TWIML = "text/xml; charset=utf-8"
+CALLBACK_OFFER = Text("如需社工回电，请按0。", "For a callback from a social worker, press 0.")
+SMS_APOLOGY = Text(
+    "系统繁忙，请稍后再试；回复0可预约社工回电。",
+    "The service is busy. Please try again later, or reply 0 for a callback.",
+)
+FINISHED_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+
+
+def _services() -> Services:
+    return current_app.extensions["hotline"]
+
+
+def _twiml(body: str) -> Response:
+    return Response(body, status=200, content_type=TWIML)
+
+
+def _in_transaction(work: Callable[[Session], str], turn_key: str) -> str:
+    """Run one turn in the request's session and commit; a retry racing us gets our answer."""
+    session = _services().db.scoped()
+    try:
+        body = work(session)
+        session.commit()
+        return body
+    except IntegrityError:
+        session.rollback()
+        stored = find_replay(session, turn_key)
+        if stored is None:
+            raise
+        return stored
+
+
+@blueprint.post("/voice")
+@twilio_signed
+def incoming_call() -> ResponseReturnValue:
+    """One turn of a call: the first request starts the flow; later ones carry `step`."""
+    services = _services()
+    form = request.form
+    call_sid = form.get("CallSid", "")
+    step = request.args.get("step")
+    timed_out = request.args.get("timeout") == "1"
+
+    inbound = Inbound(
+        channel=Channel.VOICE,
+        conversation_key=call_sid,
+        turn_key=f"voice:{call_sid}:{step or 'start'}",
+        caller_raw=form.get("From"),
+        inputs=(None if timed_out else form.get("Digits", ""),),
+        start=step is None,
+    )
+    repeat_hint = resident_flow().text("repeat_hint")
+
+    def work(session: Session) -> str:
+        answer = take_turn(
+            session, services, inbound, lambda r, s: voice.render_step(r, s, repeat_hint)
+        )
+        return answer.body
+
+    try:
+        if not call_sid:
+            raise ValueError("incoming call without CallSid")
+        return _twiml(_in_transaction(work, inbound.turn_key))
+    except Exception:
+        services.db.scoped().rollback()
+        logger.exception(
+            "voice turn failed; apologising call=%s from=%s",
+            call_sid,
+            phones.mask(form.get("From")),
+        )
+        return _twiml(voice.render_apology(resident_flow().text("error"), CALLBACK_OFFER))
+
+
+@blueprint.post("/voice/rescue")
+@twilio_signed
+def rescue() -> ResponseReturnValue:
+    """After a failed turn: `0` asks for a callback by the shortest path there is."""
+    services = _services()
+    form = request.form
+    call_sid = form.get("CallSid", "")
+    goodbye = resident_flow().text("goodbye")
+
+    if form.get("Digits") != "0":
+        return _twiml(voice.render_notice([goodbye]))
+
+    try:
+        session = services.db.scoped()
+        texts = rescue_callback(session, services, call_sid, form.get("From"))
+        session.commit()
+        return _twiml(voice.render_notice([*texts, goodbye]))
+    except Exception:
+        services.db.scoped().rollback()
+        logger.exception("rescue callback failed call=%s", call_sid)
+        sorry = Text("对不起，请稍后再拨。", "Sorry, please call again later.")
+        return _twiml(voice.render_notice([sorry, goodbye]))
+
+
+def _reply(body: str | None) -> Response:
+    response = MessagingResponse()
+    if body:
+        response.message(body)
+    return _twiml(str(response))
+
+
+@blueprint.post("/sms")
+@twilio_signed
+def incoming_sms() -> ResponseReturnValue:
+    """A resident's SMS: read it tolerantly, run it through the flow, reply with the result."""
+    services = _services()
+    form = request.form
+    message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
+    phone = phones.normalize(form.get("From"))
+
+    if not message_sid or phone is None:
+        logger.warning("sms without a usable sender or sid from=%s", phones.mask(form.get("From")))
+        return _reply(None)
+
+    inbound = Inbound(
+        channel=Channel.SMS,
+        conversation_key=f"sms:{phone}",
+        turn_key=f"sms:{message_sid}",
+        caller_raw=phone,
+        inputs=sms.read_reply(form.get("Body")),
+    )
+
+    def work(session: Session) -> str:
+        session.add(
+            Message(
+                sid=message_sid,
+                direction=Direction.INBOUND,
+                from_number=phone,
+                to_number=form.get("To"),
+                body=form.get("Body", ""),
+                status="received",
+                purpose="resident",
+            )
+        )
+        answer = take_turn(
+            session, services, inbound, lambda r, s: sms.render_reply(services.templates, r)
+        )
+        if not answer.replayed:
+            session.add(
+                Message(
+                    direction=Direction.REPLY,
+                    from_number=form.get("To"),
+                    to_number=phone,
+                    body=answer.body,
+                    status="replied",
+                    purpose="reply",
+                    resident_id=answer.conversation.resident_id if answer.conversation else None,
+                )
+            )
+        return answer.body
+
+    try:
+        stored = find_replay(services.db.scoped(), inbound.turn_key)
+        if stored is not None:
+            return _reply(stored)
+        return _reply(_in_transaction(work, inbound.turn_key))
+    except Exception:
+        services.db.scoped().rollback()
+        logger.exception("sms turn failed; apologising from=%s", phones.mask(phone))
+        return _reply(f"{SIGNATURE}{SMS_APOLOGY.zh}\n{SMS_APOLOGY.en}")
+
+
+@blueprint.post("/status")
+@twilio_signed
+def status_callback() -> ResponseReturnValue:
+    """Message and call status callbacks. Always 204: Twilio only needs to know we heard."""
+    services = _services()
+    form = request.form
+    session = services.db.scoped()
+
+    try:
+        message_sid = form.get("MessageSid") or form.get("SmsSid")
+        if message_sid and (form.get("MessageStatus") or form.get("SmsStatus")):
+            error_code = form.get("ErrorCode")
+            record_status(
+                session,
+                message_sid,
+                form.get("MessageStatus") or form.get("SmsStatus") or "",
+                int(error_code) if error_code and error_code.isdigit() else None,
+            )
+        elif form.get("CallSid") and form.get("CallStatus") in FINISHED_CALL_STATUSES:
+            close_call(session, services, form["CallSid"])
+        session.commit()
+    except Exception:
+        session.rollback()
+        logger.exception(
+            "status callback failed sid=%s", form.get("MessageSid") or form.get("CallSid")
+        )
+    return Response(status=204)

@@ -1,0 +1,1 @@
+"""Tests of the Twilio simulator (hotline.simulator) and its click commands."""

@@ -1,0 +1,80 @@
+"""The SMS webhook: the numbered menu, checklists, callbacks, retries and odd replies."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from hotline.cases.models import Case
+from hotline.telephony.models import Direction, Message
+from tests.twiml import messages, signed_post, sms_params, twiml
+
+RESIDENT = "+8613800138000"
+
+
+def _text(client, sid: str, body: str, sender: str = RESIDENT) -> str:
+    replies = messages(twiml(signed_post(client, "/twilio/sms", sms_params(sid, sender, body))))
+    assert len(replies) == 1
+    return replies[0]
+
+
+def test_unknown_text_returns_the_numbered_menu(client) -> None:
+    reply = _text(client, "SM1", "你好")
+
+    assert reply.startswith("【")
+    assert "4 办事材料清单" in reply and "0 人工服务" in reply
+    assert "有误" not in reply
+
+
+def test_four_then_numbers_reach_a_checklist(client) -> None:
+    assert "1 民政" in _text(client, "SM2", "4")
+    assert "最低生活保障" in _text(client, "SM3", "1")
+
+    reply = _text(client, "SM4", "1")
+
+    assert "身份证" in reply
+    assert "发到您的手机" not in reply
+
+
+@pytest.mark.parametrize("body", ["４ １ １", "4,1,1", " 4 1 1 "])
+def test_digits_typed_together_or_full_width_are_read_in_order(client, body: str) -> None:
+    assert "身份证" in _text(client, "SM5", body)
+
+
+def test_zero_requests_a_callback_and_dispatches_it(client, services, run_jobs) -> None:
+    reply = _text(client, "SM6", "0")
+
+    assert "工单号" in reply
+    run_jobs()
+    with services.db.session() as session:
+        case = session.scalars(select(Case)).one()
+        assignment = session.scalars(select(Message).where(Message.purpose == "assignment")).one()
+        assert case.assignee is not None
+    assert case.number in assignment.body
+    assert RESIDENT not in assignment.body and "138****8000" in assignment.body
+
+
+def test_retried_message_gets_the_same_reply_and_is_stored_once(client, services) -> None:
+    first = _text(client, "SM7", "0")
+    second = _text(client, "SM7", "0")
+
+    assert first == second
+    with services.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Case)) == 1
+        inbound = session.scalars(select(Message).where(Message.direction == Direction.INBOUND))
+        assert len(inbound.all()) == 1
+
+
+@pytest.mark.parametrize("sender", ["anonymous", "", "+266696687"])
+def test_unusable_sender_gets_no_reply_and_no_crash(client, sender: str) -> None:
+    root = twiml(signed_post(client, "/twilio/sms", sms_params("SM8", sender, "0")))
+
+    assert messages(root) == []
+
+
+def test_after_a_finished_exchange_a_new_text_starts_at_the_menu(client) -> None:
+    _text(client, "SM9", "0")
+
+    reply = _text(client, "SM10", "谢谢")
+
+    assert "4 办事材料清单" in reply

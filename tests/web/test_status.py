@@ -1,0 +1,61 @@
+"""Status callbacks: deduplicated on SID and status, never regressing (field cases 4, 7)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from hotline.db import utcnow
+from hotline.telephony.models import Direction, Message
+from tests.twiml import signed_post
+
+
+def _message(services, sid: str) -> None:
+    with services.db.session() as session:
+        session.add(
+            Message(
+                sid=sid,
+                direction=Direction.OUTBOUND,
+                to_number="+8613900000001",
+                body="x",
+                status="queued",
+                created_at=utcnow(),
+            )
+        )
+
+
+def _status(client, sid: str, status: str):
+    return signed_post(
+        client,
+        "/twilio/status",
+        {"MessageSid": sid, "MessageStatus": status, "AccountSid": "AC0"},
+    )
+
+
+def _stored(services, sid: str) -> str:
+    with services.db.session() as session:
+        return session.scalars(select(Message.status).where(Message.sid == sid)).one()
+
+
+def test_sent_then_delivered_ends_delivered(client, services) -> None:
+    _message(services, "SM20")
+
+    assert _status(client, "SM20", "sent").status_code == 204
+    assert _status(client, "SM20", "delivered").status_code == 204
+
+    assert _stored(services, "SM20") == "delivered"
+
+
+def test_late_sent_after_delivered_does_not_regress(client, services) -> None:
+    _message(services, "SM21")
+
+    _status(client, "SM21", "delivered")
+    _status(client, "SM21", "sent")
+    _status(client, "SM21", "delivered")
+
+    assert _stored(services, "SM21") == "delivered"
+
+
+def test_unknown_sid_is_answered_with_an_empty_204(client) -> None:
+    response = _status(client, "SM404", "delivered")
+
+    assert response.status_code == 204 and response.data == b""

@@ -1,0 +1,44 @@
+"""The RQ worker of the hotline: `python worker.py` (or `--burst` to drain the queues and stop).
+
+It runs the scheduler too, without which delayed jobs and Retry intervals never run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from rq import Worker
+
+from hotline import create_app, services_of
+
+logger = logging.getLogger("hotline.worker")
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Configure logging, build the app (installing the process's services) and work.
+
+    Returns 0 when the worker stops. Raises hotline.services.ServicesError when
+    REDIS_URL is unset, and SettingsError for unusable environment variables.
+    """
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--burst", action="store_true", help="stop when the queues are empty")
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
+
+    app = create_app()
+    services = services_of(app)
+    queues = list(services.settings.queues)
+
+    logger.info("worker starting queues=%s burst=%s", ",".join(queues), args.burst)
+    worker = Worker(queues=queues, connection=services.redis)
+    worker.work(burst=args.burst, with_scheduler=True, logging_level=args.log_level.upper())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

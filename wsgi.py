@@ -1,0 +1,5 @@
+"""WSGI entry point of the web app, for gunicorn: `gunicorn wsgi:app`."""
+
+from hotline import create_app
+
+app = create_app()
