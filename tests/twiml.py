@@ -71,3 +71,13 @@ def gather(root: ET.Element) -> ET.Element | None:
 
 def messages(root: ET.Element) -> list[str]:
     return [(message.text or "") for message in root.iter("Message")]
+
+
+def press(client: FlaskClient, root: ET.Element, call_sid: str, caller: str, digits: str):
+    """Enter `digits` at the document's Gather, posting to its action like Twilio does."""
+    node = root.find("Gather")
+    assert node is not None, "expected a Gather"
+    path, _, query = (node.get("action") or "").partition("?")
+    params = dict(pair.split("=") for pair in query.split("&")) if query else {}
+    response = signed_post(client, path, call_params(call_sid, caller, Digits=digits), query=params)
+    return twiml(response)

@@ -19,6 +19,13 @@ logger = logging.getLogger(__name__)
 SYSTEM = "system"
 RESIDENT = "resident"
 
+CHANNEL_ZH = {
+    Channel.VOICE: "电话",
+    Channel.SMS: "短信",
+    Channel.API: "部门系统",
+    Channel.DESK: "窗口",
+}
+
 
 def staff_actor(staff_id: int) -> str:
     """The actor string of a staff member in case events."""
@@ -73,7 +80,7 @@ def open_case(
         session,
         case,
         "created",
-        f"经{channel.value}渠道受理 / opened via {channel.value}",
+        f"经{CHANNEL_ZH[channel]}受理 / opened via {channel.value}",
         actor=RESIDENT,
         data={"kind": kind.value, "region": region.code if region else None},
     )

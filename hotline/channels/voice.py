@@ -73,14 +73,14 @@ def render_step(result: StepResult, step: int, repeat_hint: Text) -> str:
     return str(response)
 
 
-def render_apology(apology: Text, offer: Text) -> str:
-    """The answer when a turn failed: an apology, and a callback on one key."""
+def render_apology(apology: Text, offer: Text, goodbye: Text) -> str:
+    """The answer when a turn failed: an apology, a callback on one key, then goodbye."""
     response = VoiceResponse()
     gather = Gather(input="dtmf", num_digits=1, timeout=GATHER_TIMEOUT, action=RESCUE_PATH)
     _say(gather, apology)
     _say(gather, offer)
     response.append(gather)
-    _say(response, Text("感谢您的来电，再见。", "Thank you for calling. Goodbye."))
+    _say(response, goodbye)
     response.hangup()
     return str(response)
 

@@ -253,7 +253,7 @@ def load_checklist(
         "checklist_en": checklist_en,
         "where": f"办理地点：{item.where_zh}。" if item.where_zh else "",
         "where_en": f"Where: {item.where_en}. " if item.where_en else "",
-        "note": f"{item.note_zh}。" if item.note_zh else "",
+        "note": f"{item.note_zh.rstrip('。')}。" if item.note_zh else "",
         "note_en": item.note_en,
     }
     return ActionResult("shown", variables=variables)

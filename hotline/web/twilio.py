@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 blueprint = Blueprint("twilio", __name__, url_prefix="/twilio")
 
 TWIML = "text/xml; charset=utf-8"
+# The fallback texts live here, not in the flow file: they must work when the flow does not.
+APOLOGY = Text("对不起，系统暂时出现故障。", "Sorry, something went wrong on our side.")
+GOODBYE = Text("感谢您的来电，再见。", "Thank you for calling. Goodbye.")
 CALLBACK_OFFER = Text("如需社工回电，请按0。", "For a callback from a social worker, press 0.")
 SMS_APOLOGY = Text(
     "系统繁忙，请稍后再试；回复0可预约社工回电。",
@@ -88,9 +91,9 @@ def incoming_call() -> ResponseReturnValue:
         inputs=(None if timed_out else form.get("Digits", ""),),
         start=step is None,
     )
-    repeat_hint = resident_flow().text("repeat_hint")
 
     def work(session: Session) -> str:
+        repeat_hint = resident_flow().text("repeat_hint")
         answer = take_turn(
             session, services, inbound, lambda r, s: voice.render_step(r, s, repeat_hint)
         )
@@ -107,7 +110,7 @@ def incoming_call() -> ResponseReturnValue:
             call_sid,
             phones.mask(form.get("From")),
         )
-        return _twiml(voice.render_apology(resident_flow().text("error"), CALLBACK_OFFER))
+        return _twiml(voice.render_apology(APOLOGY, CALLBACK_OFFER, GOODBYE))
 
 
 @blueprint.post("/voice/rescue")
@@ -117,21 +120,19 @@ def rescue() -> ResponseReturnValue:
     services = _services()
     form = request.form
     call_sid = form.get("CallSid", "")
-    goodbye = resident_flow().text("goodbye")
-
     if form.get("Digits") != "0":
-        return _twiml(voice.render_notice([goodbye]))
+        return _twiml(voice.render_notice([GOODBYE]))
 
     try:
         session = services.db.scoped()
         texts = rescue_callback(session, services, call_sid, form.get("From"))
         session.commit()
-        return _twiml(voice.render_notice([*texts, goodbye]))
+        return _twiml(voice.render_notice([*texts, GOODBYE]))
     except Exception:
         services.db.scoped().rollback()
         logger.exception("rescue callback failed call=%s", call_sid)
         sorry = Text("对不起，请稍后再拨。", "Sorry, please call again later.")
-        return _twiml(voice.render_notice([sorry, goodbye]))
+        return _twiml(voice.render_notice([sorry, GOODBYE]))
 
 
 def _reply(body: str | None) -> Response:

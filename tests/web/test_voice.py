@@ -8,19 +8,13 @@ from sqlalchemy import func, select
 from hotline.cases.models import Case
 from hotline.dispatch.models import Callback
 from hotline.telephony.models import Message
-from tests.twiml import call_params, gather, signed_post, spoken, twiml
+from tests.twiml import call_params, gather, press, signed_post, spoken, twiml
 
 RESIDENT = "+8613800138000"
 
 
 def _follow_gather(client, root, call_sid: str, caller: str, digits: str):
-    node = gather(root)
-    assert node is not None, "expected a Gather"
-    path, _, query = node.get("action").partition("?")
-    params = dict(pair.split("=") for pair in query.split("&"))
-    return twiml(
-        signed_post(client, path, call_params(call_sid, caller, Digits=digits), query=params)
-    )
+    return press(client, root, call_sid, caller, digits)
 
 
 def _redirect_after_gather(client, root, call_sid: str, caller: str):
