@@ -7,6 +7,7 @@ as one more server of the API, so openapi-core still matches host and path of ev
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -31,7 +32,12 @@ from hotline.telephony.client import make_twilio_client
 
 from .support import ACCOUNT_SID, AUTH_TOKEN, HOTLINE_NUMBER, close_client, wait_until
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "twilio-oai" / "twilio_api_v2010.json"
+# Twilio's document is reference data kept beside the project (../shared/twilio-oai/), not
+# in it; TWILIO_OPENAPI_SPEC names another copy.
+SPEC_PATH = Path(
+    os.environ.get("TWILIO_OPENAPI_SPEC")
+    or Path(__file__).resolve().parents[3] / "shared" / "twilio-oai" / "twilio_api_v2010.json"
+)
 RESIDENT = "+8613800138000"
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 LIST_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json?"
@@ -94,7 +100,10 @@ class ExchangeRecorder:
 @pytest.fixture(scope="module")
 def twilio_spec() -> dict[str, Any]:
     if not SPEC_PATH.exists():
-        pytest.fail(f"Twilio's OpenAPI document is missing: {SPEC_PATH}")
+        message = f"Twilio's OpenAPI document is missing: {SPEC_PATH} (set TWILIO_OPENAPI_SPEC)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     return json.loads(SPEC_PATH.read_text(encoding="utf-8"))
 
 
