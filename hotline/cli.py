@@ -9,6 +9,7 @@ import click
 from flask import Flask
 
 from hotline.cli_simulator import call_command, sms_command
+from hotline.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
 
 
-def _services():  # noqa: ANN202 - returns hotline.services.Services
+def _services() -> Services:
     from hotline import create_app
 
     return create_app().extensions["hotline"]

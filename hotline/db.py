@@ -122,7 +122,13 @@ class Database:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
         self.url = url
-        self.engine = create_engine(url, echo=echo, pool_pre_ping=not url.startswith("sqlite"))
+        # hide_parameters: error messages and logs never carry bound values (phone numbers).
+        self.engine = create_engine(
+            url,
+            echo=echo,
+            pool_pre_ping=not url.startswith("sqlite"),
+            hide_parameters=True,
+        )
         if self.engine.dialect.name == "sqlite":
             _configure_sqlite(self.engine)
 

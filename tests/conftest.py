@@ -20,6 +20,7 @@ from hotline.emulator.server import EmulatorServer
 from hotline.migrate import upgrade
 from hotline.services import Services
 from hotline.settings import DEV_ACCOUNT_SID, Settings, load_settings
+from hotline.simulator import TwilioPlayer
 
 AUTH_TOKEN = "12345678901234567890123456789012"
 PUBLIC_BASE_URL = "https://hotline.example.org"
@@ -174,9 +175,7 @@ class LiveHotline:
         self.base_url = base_url
         self.services: Services = app.extensions["hotline"]
 
-    def player(self):  # noqa: ANN201 - hotline.simulator.TwilioPlayer
-        from hotline.simulator import TwilioPlayer
-
+    def player(self) -> TwilioPlayer:
         return TwilioPlayer(self.base_url, AUTH_TOKEN, DEV_ACCOUNT_SID, HOTLINE_NUMBER)
 
 

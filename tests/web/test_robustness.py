@@ -108,3 +108,21 @@ def test_twenty_concurrent_status_callbacks_lose_nothing(live) -> None:
         assert session.scalar(select(func.count()).select_from(StatusCallback)) == 20
         statuses = session.scalars(select(Message.status).where(Message.sid.in_(sids))).all()
     assert set(statuses) == {"delivered"}
+
+
+def test_a_database_error_is_logged_without_the_callers_number(client, monkeypatch, caplog) -> None:
+    from hotline.residents.models import Resident
+
+    root = twiml(signed_post(client, "/twilio/voice", call_params("CA32", RESIDENT)))
+
+    def duplicate_resident(session, services, case, phone):
+        session.add(Resident(phone=phone, registered=False))
+        session.flush()
+
+    monkeypatch.setattr("hotline.flows.actions.request_dispatch", duplicate_resident)
+    with caplog.at_level("INFO"):
+        failed = _press(client, root, "CA32", "0")
+
+    assert "系统暂时出现故障" in spoken(failed)
+    assert "IntegrityError" in caplog.text
+    assert "13800138000" not in caplog.text
