@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,25 @@ class Services:
         """Put `func(*args)` on a queue; args must be ids, never personal data. Returns the id."""
         job = self.queue(queue_name).enqueue(func, *args, job_id=job_id, retry=retry)
         logger.info("enqueued job=%s func=%s queue=%s", job.id, func.__name__, queue_name)
+        return job.id
+
+    def enqueue_in(
+        self,
+        queue_name: str,
+        delay: timedelta,
+        func: Callable[..., Any],
+        *args: Any,
+        job_id: str | None = None,
+    ) -> str:
+        """Schedule `func(*args)` after `delay` (run by the worker's scheduler). Returns the id."""
+        job = self.queue(queue_name).enqueue_in(delay, func, *args, job_id=job_id)
+        logger.info(
+            "scheduled job=%s func=%s queue=%s in=%ss",
+            job.id,
+            func.__name__,
+            queue_name,
+            int(delay.total_seconds()),
+        )
         return job.id
 
     @cached_property

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -20,11 +21,13 @@ from hotline.cases.numbers import spoken
 from hotline.cases.service import add_event, find_by_number, open_case
 from hotline.catalogue.models import Department, ServiceItem
 from hotline.channels.templates import render_sms
+from hotline.db import on_commit
 from hotline.dispatch.policy import CALLBACK_WORKING_HOURS
 from hotline.dispatch.service import request_dispatch
 from hotline.flows.engine import ActionResult, Choice
 from hotline.flows.models import Conversation
 from hotline.flows.schema import Text
+from hotline.jobs import place_waiting_case_job
 from hotline.regions.models import Region, RegionLevel
 from hotline.residents.models import Resident
 from hotline.services import Services
@@ -34,6 +37,7 @@ from hotline.workdays import add_working_hours, format_local
 logger = logging.getLogger(__name__)
 
 MAX_NUMBER_TRIES = 3
+REGION_WAIT = timedelta(minutes=30)
 
 STATUS_TEXT = {
     CaseStatus.NEW: Text("已受理，正在处理", "received, being handled"),
@@ -129,6 +133,22 @@ def _place(context: TurnContext, case: Case, phone: str | None) -> ActionResult:
     return ActionResult("created", updates=updates)
 
 
+def _pool_if_abandoned(context: TurnContext, case: Case) -> None:
+    """Make sure a case waiting for its region is not forgotten: a hung-up call pools it at
+    once (status callback), and this delayed job pools it when no answer ever comes."""
+    conversation_id, services = context.conversation.id, context.services
+    on_commit(
+        context.session,
+        lambda: services.enqueue_in(
+            "dispatch",
+            REGION_WAIT,
+            place_waiting_case_job,
+            conversation_id,
+            job_id=f"place-waiting-case-{case.id}",
+        ),
+    )
+
+
 @action("request_callback")
 def request_callback(
     context: TurnContext, params: Mapping[str, Any], data: Mapping[str, Any]
@@ -162,6 +182,7 @@ def request_callback(
 
     if case.region is None:
         add_event(session, case, "awaiting_region", "等待居民选择所在社区 / awaiting region")
+        _pool_if_abandoned(context, case)
         return ActionResult("need_region", updates={"case_id": case.id})
     return _place(context, case, phone)
 

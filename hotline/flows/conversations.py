@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline import phones
-from hotline.cases.models import Channel
+from hotline.cases.models import Case, Channel
 from hotline.db import utcnow
 from hotline.flows.actions import ACTIONS, SOURCES, FlowActions, TurnContext
 from hotline.flows.engine import FRESH, Engine, State, StepResult
@@ -168,24 +168,31 @@ def _context(session: Session, services: Services, conversation: Conversation) -
     )
 
 
+def place_waiting_case(session: Session, services: Services, conversation: Conversation) -> bool:
+    """Place the conversation's case if it still waits for a region: in the pool of what the
+    resident chose so far (the street's, else the district's), and dispatch it.
+
+    Returns True when a case was placed, False when there was nothing waiting.
+    """
+    data = dict(conversation.data or {})
+    case = session.get(Case, data["case_id"]) if data.get("case_id") else None
+    if case is None or case.region_id is not None:
+        return False
+
+    result = ACTIONS["place_case"](_context(session, services, conversation), {}, data)
+    conversation.data = {**data, **result.updates}
+    logger.info("case=%s waited for its region too long; pooled", case.number)
+    return True
+
+
 def close_call(session: Session, services: Services, call_sid: str) -> None:
-    """The call has ended. A case still waiting for its region is placed in the pool of
-    what the caller chose so far (the street's, else the district's) and dispatched."""
+    """The call has ended: a case still waiting for its region goes to the pool."""
     conversation = session.scalar(select(Conversation).where(Conversation.key == call_sid))
     if conversation is None or conversation.ended:
         return
 
     conversation.ended = True
-    data = dict(conversation.data or {})
-    if not data.get("case_id"):
-        return
-
-    result = ACTIONS["place_case"](_context(session, services, conversation), {}, data)
-    conversation.data = {**data, **result.updates}
-    logger.info(
-        "call ended before the region was chosen; case=%s pooled",
-        result.updates.get("case_number"),
-    )
+    place_waiting_case(session, services, conversation)
 
 
 def rescue_callback(

@@ -78,3 +78,43 @@ def test_after_a_finished_exchange_a_new_text_starts_at_the_menu(client) -> None
     reply = _text(client, "SM10", "谢谢")
 
     assert "4 办事材料清单" in reply
+
+
+def test_unknown_texter_picks_street_and_community_by_reply(client, services, run_jobs) -> None:
+    stranger = "+8613800000001"
+
+    assert "3 沙子口街道" in _text(client, "SM11", "0", sender=stranger)
+    assert "1 段家埠社区" in _text(client, "SM12", "3", sender=stranger)
+    assert "工单号" in _text(client, "SM13", "1", sender=stranger)
+
+    run_jobs()
+    with services.db.session() as session:
+        case = session.scalars(select(Case)).one()
+        assert case.region.name_zh == "段家埠社区"
+        assert case.assignee.region.parent_id == case.region_id
+
+
+def test_a_texter_who_never_chooses_a_region_is_pooled_by_the_scheduled_job(
+    client, services, run_jobs
+) -> None:
+    from rq import Queue
+    from rq.job import Job
+    from rq.registry import ScheduledJobRegistry
+
+    stranger = "+8613800000001"
+    _text(client, "SM14", "0", sender=stranger)
+    _text(client, "SM15", "5", sender=stranger)
+
+    queue = Queue("dispatch", connection=services.redis)
+    scheduled = ScheduledJobRegistry(queue=queue).get_job_ids()
+    assert len(scheduled) == 1
+    assert run_jobs() == 0
+
+    queue.enqueue_job(Job.fetch(scheduled[0], connection=services.redis))
+    run_jobs()
+
+    with services.db.session() as session:
+        case = session.scalars(select(Case)).one()
+        assert case.region.name_zh == "北宅街道"
+        assert case.assignee.role.value == "supervisor"
+        assert case.assignee.region_id == case.region_id
