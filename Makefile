@@ -1,8 +1,8 @@
 # Laoshan community hotline: set up the virtualenv, run the development server, test, lint.
 #
 #   make run      migrations, demo data, embedded Redis, Twilio emulator, worker and web app
-#   make test     ruff, then pytest (extra pytest arguments: make test PYTEST_ARGS="-k sms -x")
-#   make lint     ruff check and format check;  make format  rewrites the code
+#   make test     ruff and mypy, then pytest (extra pytest arguments: make test PYTEST_ARGS="-k sms -x")
+#   make lint     ruff check, format check and mypy;  make format  rewrites the code
 #   make bench    the benchmarks in bench/, if any;  make clean  removes caches
 
 PYTHON ?= python3
@@ -29,11 +29,13 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
