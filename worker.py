@@ -11,6 +11,7 @@ import logging
 from rq import Worker
 
 from hotline import create_app, services_of
+from hotline.web.health import WORKER_TTL
 
 logger = logging.getLogger("hotline.worker")
 
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     queues = list(services.settings.queues)
 
     logger.info("worker starting queues=%s burst=%s", ",".join(queues), args.burst)
-    worker = Worker(queues=queues, connection=services.redis)
+    worker = Worker(queues=queues, connection=services.redis, worker_ttl=WORKER_TTL)
     worker.work(burst=args.burst, with_scheduler=True, logging_level=args.log_level.upper())
     return 0
 

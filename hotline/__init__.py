@@ -11,6 +11,8 @@ from hotline.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
 
+MAX_REQUEST_BYTES = 256 * 1024
+
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the web app: settings, services, blueprints and the CLI commands.
@@ -24,6 +26,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app = Flask(__name__)
     app.config["SECRET_KEY"] = settings.secret_key
+    # Twilio's webhook bodies are a few kilobytes; refuse anything far larger unread.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.extensions["hotline"] = services
 
     from hotline.web import init_app as init_web

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from hotline import phones
 from hotline.cases.models import Case, CaseKind, CaseStatus, Channel
 from hotline.cases.numbers import spoken
-from hotline.cases.service import add_event, find_by_number, open_case
+from hotline.cases.service import RESIDENT, add_event, find_by_number, open_case
 from hotline.catalogue.models import Department, ServiceItem
 from hotline.channels.templates import render_sms
 from hotline.db import on_commit
@@ -149,6 +149,25 @@ def _pool_if_abandoned(context: TurnContext, case: Case) -> None:
     )
 
 
+CALLBACK_KINDS = (CaseKind.CALLBACK, CaseKind.CONSULTATION, CaseKind.APPOINTMENT)
+WAITING_STATUSES = (CaseStatus.DISPATCHING, CaseStatus.ASSIGNED, CaseStatus.ACCEPTED)
+
+
+def _open_callback_case(session: Session, resident: Resident) -> Case | None:
+    """The resident's case still waiting for its callback, if any: asking again reuses it
+    rather than texting the social worker a second time."""
+    return session.scalars(
+        select(Case)
+        .where(
+            Case.resident_id == resident.id,
+            Case.kind.in_(CALLBACK_KINDS),
+            Case.status.in_(WAITING_STATUSES),
+        )
+        .order_by(Case.id.desc())
+        .limit(1)
+    ).first()
+
+
 @action("request_callback")
 def request_callback(
     context: TurnContext, params: Mapping[str, Any], data: Mapping[str, Any]
@@ -156,6 +175,7 @@ def request_callback(
     """Open a callback case for the caller.
 
     Outcomes: `need_number` when the caller's number is unusable and none was keyed in;
+    `already_open` when the resident already waits for a callback (that case is reused);
     `need_region` when the resident's region is unknown (the case is open, not dispatched);
     `created` when the case is open and its dispatch will be queued at commit.
     """
@@ -169,6 +189,13 @@ def request_callback(
         return ActionResult("created", updates=_confirmation(context, existing))
 
     resident = _resident_for(session, phone)
+    already = None if existing else _open_callback_case(session, resident)
+    if already is not None:
+        add_event(
+            session, already, "repeat_request", "居民再次请求回电 / asked again", actor=RESIDENT
+        )
+        return ActionResult("already_open", updates=_confirmation(context, already))
+
     case = existing or open_case(
         session,
         kind=CaseKind(params.get("kind", "callback")),

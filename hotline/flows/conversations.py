@@ -7,6 +7,7 @@ Twilio retries gets the stored answer back and applies nothing twice.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -158,6 +159,15 @@ def _run(engine: Engine, conversation: Conversation, inbound: Inbound) -> StepRe
     return result
 
 
+def reset_conversation(session: Session, key: str) -> None:
+    """Send conversation `key` back to the start of its flow (after a failed turn)."""
+    conversation = session.scalar(select(Conversation).where(Conversation.key == key))
+    if conversation is not None:
+        conversation.node = resident_flow().start
+        conversation.data = {FRESH: True}
+        conversation.ended = False
+
+
 def _context(session: Session, services: Services, conversation: Conversation) -> TurnContext:
     return TurnContext(
         session=session,
@@ -207,7 +217,7 @@ def rescue_callback(
     conversation = session.scalar(select(Conversation).where(Conversation.key == call_sid))
     if conversation is None:
         conversation = Conversation(
-            key=call_sid or f"rescue:{phone}",
+            key=call_sid or f"rescue:{uuid.uuid4().hex}",
             channel=Channel.VOICE,
             flow=RESIDENT_FLOW,
             node="goodbye",

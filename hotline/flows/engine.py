@@ -141,14 +141,18 @@ class Engine:
 
         if node.type is NodeType.CHOICE:
             choices = self.actions.choices(node.source or "", state.data)
-            if value.isdigit() and 1 <= int(value) <= len(choices):
+            if value.isascii() and value.isdigit() and 1 <= int(value) <= len(choices):
                 state.data[node.store_as or ""] = choices[int(value) - 1].value
                 return node.next
             return None
 
         if node.type is NodeType.INPUT:
             digits = value.rstrip(node.finish_key or "#")
-            if digits.isdigit() and node.min_digits <= len(digits) <= node.max_digits:
+            if (
+                digits.isascii()
+                and digits.isdigit()
+                and node.min_digits <= len(digits) <= node.max_digits
+            ):
                 state.data[node.store_as or ""] = digits
                 return node.next
             return None
@@ -200,7 +204,7 @@ class Engine:
 
             if node.type is NodeType.SAY:
                 if node.end:
-                    output.texts.append(self.flow.text("goodbye"))
+                    output.texts.append(self.flow.text("goodbye", self.channel))
                     output.end = True
                     return StepResult(state, output)
                 node_id = node.next or ""

@@ -117,8 +117,11 @@ class Flow:
         except KeyError:
             raise FlowError(f"flow {self.name!r} has no node {node_id!r}") from None
 
-    def text(self, name: str) -> Text:
-        """A shared phrase of the flow (invalid input, no input, goodbye, …)."""
+    def text(self, name: str, channel: str | None = None) -> Text:
+        """A shared phrase of the flow (invalid input, no input, goodbye, …); `<name>_<channel>`
+        replaces it for that channel when the flow has one."""
+        if channel and f"{name}_{channel}" in self.texts:
+            return self.texts[f"{name}_{channel}"]
         return self.texts[name]
 
 

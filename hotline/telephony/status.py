@@ -22,14 +22,22 @@ logger = logging.getLogger(__name__)
 FAILED_STATUSES = frozenset({"failed", "undelivered"})
 
 
+def _moves_on(previous: str, status: str) -> bool:
+    """True when `status` is later than `previous`; `read` follows only `delivered`."""
+    if status == "read":
+        return previous == "delivered"
+    return STATUS_RANK.get(status, -1) > STATUS_RANK.get(previous, -1)
+
+
 def record_status(
     session: Session, sid: str, status: str, error_code: int | None
 ) -> Message | None:
     """Record one status callback for message `sid` and update the message if it moves on.
 
     A repeated callback (same sid and status) changes nothing and returns the message.
-    The message's status changes only to a higher STATUS_RANK; `error_code`, when given,
-    is stored. A message that ends failed or undelivered gets an `sms_failed` case event.
+    The message's status changes only to a higher STATUS_RANK (`read` only after
+    `delivered`); `error_code` is stored with the status it came with. A message that
+    ends failed or undelivered gets an `sms_failed` case event.
     Returns None for a sid no message has (yet): the callback is still stored, and the
     send job applies it when it stores the sid. Raises nothing of its own.
     """
@@ -47,11 +55,8 @@ def record_status(
         logger.info("status callback for unknown sid=%s status=%s", sid, status)
         return None
 
-    if error_code is not None:
-        message.error_code = error_code
-
     previous = message.status
-    if STATUS_RANK.get(status, -1) <= STATUS_RANK.get(previous, -1):
+    if not _moves_on(previous, status):
         logger.info(
             "status kept sid=%s message=%s status=%s received=%s",
             sid,
@@ -62,6 +67,8 @@ def record_status(
         return message
 
     message.status = status
+    if error_code is not None:
+        message.error_code = error_code
     case = session.get(Case, message.case_id) if message.case_id is not None else None
     if case is not None and status in FAILED_STATUSES:
         add_event(

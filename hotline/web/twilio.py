@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from twilio.twiml.messaging_response import MessagingResponse
@@ -25,6 +26,7 @@ from hotline.flows.conversations import (
     close_call,
     find_replay,
     rescue_callback,
+    reset_conversation,
     resident_flow,
     take_turn,
 )
@@ -145,11 +147,16 @@ def _reply(body: str | None) -> Response:
 @blueprint.post("/sms")
 @twilio_signed
 def incoming_sms() -> ResponseReturnValue:
-    """A resident's SMS: read it tolerantly, run it through the flow, reply with the result."""
+    """A resident's SMS: read it tolerantly, run it through the flow, reply with the result.
+
+    The inbound message is stored even when its turn fails, and the exchange goes back to
+    the main menu, so the apology's "reply 0" works and nothing the resident sent is lost.
+    """
     services = _services()
     form = request.form
     message_sid = form.get("MessageSid") or form.get("SmsSid") or ""
     phone = phones.normalize(form.get("From"))
+    body = (form.get("Body") or "").replace("\x00", "")
 
     if not message_sid or phone is None:
         logger.warning("sms without a usable sender or sid from=%s", phones.mask(form.get("From")))
@@ -160,21 +167,11 @@ def incoming_sms() -> ResponseReturnValue:
         conversation_key=f"sms:{phone}",
         turn_key=f"sms:{message_sid}",
         caller_raw=phone,
-        inputs=sms.read_reply(form.get("Body")),
+        inputs=sms.read_reply(body),
     )
 
     def work(session: Session) -> str:
-        session.add(
-            Message(
-                sid=message_sid,
-                direction=Direction.INBOUND,
-                from_number=phone,
-                to_number=form.get("To"),
-                body=form.get("Body", ""),
-                status="received",
-                purpose="resident",
-            )
-        )
+        _store_inbound(session, message_sid, phone, form.get("To"), body)
         answer = take_turn(
             session, services, inbound, lambda r, s: sms.render_reply(services.templates, r)
         )
@@ -200,7 +197,47 @@ def incoming_sms() -> ResponseReturnValue:
     except Exception:
         services.db.scoped().rollback()
         logger.exception("sms turn failed; apologising from=%s", phones.mask(phone))
+        _keep_after_failure(services, message_sid, phone, form.get("To"), body)
         return _reply(f"{SIGNATURE}{SMS_APOLOGY.zh}\n{SMS_APOLOGY.en}")
+
+
+def _store_inbound(session: Session, sid: str, phone: str, to: str | None, body: str) -> None:
+    """Store the inbound SMS once (a retry, or a copy kept after a failure, is not added)."""
+    if session.scalar(select(Message.id).where(Message.sid == sid)) is not None:
+        return
+    session.add(
+        Message(
+            sid=sid,
+            direction=Direction.INBOUND,
+            from_number=phone,
+            to_number=to,
+            body=body,
+            status="received",
+            purpose="resident",
+        )
+    )
+
+
+def _keep_after_failure(
+    services: Services, sid: str, phone: str, to: str | None, body: str
+) -> None:
+    """Best effort after a failed turn: keep the message and reset the exchange to the menu.
+
+    Failures here are logged and swallowed: the resident still gets the apology.
+    """
+    try:
+        with services.db.session() as session:
+            _store_inbound(session, sid, phone, to, body)
+            reset_conversation(session, f"sms:{phone}")
+    except Exception:
+        logger.exception("could not keep the failed sms from=%s", phones.mask(phone))
+
+
+def _error_code(value: str | None) -> int | None:
+    """Twilio's error codes are five digits; anything else is not one."""
+    if value and value.isascii() and value.isdigit() and len(value) <= 6:
+        return int(value)
+    return None
 
 
 @blueprint.post("/status")
@@ -214,12 +251,11 @@ def status_callback() -> ResponseReturnValue:
     try:
         message_sid = form.get("MessageSid") or form.get("SmsSid")
         if message_sid and (form.get("MessageStatus") or form.get("SmsStatus")):
-            error_code = form.get("ErrorCode")
             record_status(
                 session,
                 message_sid,
                 form.get("MessageStatus") or form.get("SmsStatus") or "",
-                int(error_code) if error_code and error_code.isdigit() else None,
+                _error_code(form.get("ErrorCode")),
             )
         elif form.get("CallSid") and form.get("CallStatus") in FINISHED_CALL_STATUSES:
             close_call(session, services, form["CallSid"])

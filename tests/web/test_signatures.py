@@ -77,6 +77,10 @@ def test_forwarded_headers_do_not_change_the_url_checked(client) -> None:
         ("https://hotline.example.org", "https://hotline.example.org", True),
         ("https://hotline.example.org:8443", "https://hotline.example.org:8443", True),
         ("https://hotline.example.org", "https://hotline.example.org:8000", False),
+        ("https://hotline.example.org:8443", "https://hotline.example.org", False),
+        ("https://hotline.example.org:443", "https://hotline.example.org", True),
+        ("http://127.0.0.1:5000", "http://127.0.0.1:5000", True),
+        ("http://127.0.0.1:5000", "http://127.0.0.1", False),
     ],
 )
 def test_ports_in_the_signed_url(app, public: str, signed_as: str, accepted: bool) -> None:

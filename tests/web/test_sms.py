@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hotline.cases.models import Case
+from hotline.flows import actions
 from hotline.telephony.models import Direction, Message
 from tests.twiml import messages, signed_post, sms_params, twiml
 
@@ -118,3 +119,47 @@ def test_a_texter_who_never_chooses_a_region_is_pooled_by_the_scheduled_job(
         assert case.region.name_zh == "北宅街道"
         assert case.assignee.role.value == "supervisor"
         assert case.assignee.region_id == case.region_id
+
+
+def test_a_failed_turn_keeps_the_message_and_reply_zero_then_works(
+    client, services, monkeypatch
+) -> None:
+    assert "1 民政" in _text(client, "SM16", "4")
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("catalogue unavailable")
+
+    monkeypatch.setitem(actions.SOURCES, "service_items", explode)
+    apology = _text(client, "SM17", "1")
+    monkeypatch.undo()
+
+    assert "回复0" in apology
+    with services.db.session() as session:
+        kept = session.scalars(select(Message).where(Message.sid == "SM17")).one()
+        assert kept.body == "1"
+    assert "工单号" in _text(client, "SM18", "0")
+
+
+def test_a_nul_character_in_a_reply_is_dropped_not_fatal(client, services) -> None:
+    reply = _text(client, "SM19", "4\x00")
+
+    assert "1 民政" in reply
+    with services.db.session() as session:
+        kept = session.scalars(select(Message).where(Message.sid == "SM19")).one()
+        assert kept.body == "4"
+
+
+def test_an_oversized_request_is_refused_unread(client) -> None:
+    data = {"Body": "x" * (300 * 1024)}
+    unsigned = client.post("/twilio/sms", data=data)
+    signed_looking = client.post("/twilio/sms", data=data, headers={"X-Twilio-Signature": "x"})
+
+    assert unsigned.status_code == 403
+    assert signed_looking.status_code == 413
+
+
+def test_the_sms_confirmation_does_not_thank_for_a_call(client) -> None:
+    reply = _text(client, "SM24", "0")
+
+    assert "感谢您使用崂山社区服务" in reply
+    assert "来电" not in reply

@@ -59,3 +59,25 @@ def test_unknown_sid_is_answered_with_an_empty_204(client) -> None:
     response = _status(client, "SM404", "delivered")
 
     assert response.status_code == 204 and response.data == b""
+
+
+def test_an_error_code_is_kept_only_with_the_status_it_came_with(client, services) -> None:
+    _message(services, "SM22")
+    _status(client, "SM22", "delivered")
+
+    params = {"MessageSid": "SM22", "MessageStatus": "undelivered", "ErrorCode": "30008"}
+    signed_post(client, "/twilio/status", params)
+    signed_post(client, "/twilio/status", {"MessageSid": "SM22", "MessageStatus": "read"})
+
+    with services.db.session() as session:
+        message = session.scalars(select(Message).where(Message.sid == "SM22")).one()
+        assert (message.status, message.error_code) == ("read", None)
+
+
+def test_an_absurd_error_code_does_not_lose_the_callback(client, services) -> None:
+    _message(services, "SM23")
+
+    params = {"MessageSid": "SM23", "MessageStatus": "undelivered", "ErrorCode": "9" * 30}
+    assert signed_post(client, "/twilio/status", params).status_code == 204
+
+    assert _stored(services, "SM23") == "undelivered"

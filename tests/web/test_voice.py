@@ -173,3 +173,31 @@ def test_rescue_key_opens_a_callback_case(client, services) -> None:
     assert root[-1].tag == "Hangup"
     with services.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Callback)) == 1
+
+
+def test_a_caller_who_never_presses_a_key_gets_a_callback(client, services) -> None:
+    root = twiml(signed_post(client, "/twilio/voice", call_params("CA23", RESIDENT)))
+
+    for _ in range(6):
+        root = _redirect_after_gather(client, root, "CA23", RESIDENT)
+
+    assert "工单号" in spoken(root) and root[-1].tag == "Hangup"
+    with services.db.session() as session:
+        case = session.scalars(select(Case)).one()
+        assert case.topic == "来电多次未按键，安排回电"
+
+
+def test_asking_again_reuses_the_open_callback_case(client, services, run_jobs) -> None:
+    first = twiml(signed_post(client, "/twilio/voice", call_params("CA24", RESIDENT)))
+    _follow_gather(client, first, "CA24", RESIDENT, "0")
+    run_jobs()
+
+    second = twiml(signed_post(client, "/twilio/voice", call_params("CA25", RESIDENT)))
+    answer = _follow_gather(client, second, "CA25", RESIDENT, "0")
+    run_jobs()
+
+    assert "您已有待回电的工单" in spoken(answer)
+    with services.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Case)) == 1
+        sent = session.scalars(select(Message).where(Message.purpose == "assignment")).all()
+        assert len(sent) == 1
