@@ -11,6 +11,7 @@ import logging
 from rq import Worker
 
 from hotline import create_app, services_of
+from hotline.settings import SettingsError
 from hotline.web.health import WORKER_TTL
 
 logger = logging.getLogger("hotline.worker")
@@ -21,8 +22,8 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 def main(argv: list[str] | None = None) -> int:
     """Configure logging, build the app (installing the process's services) and work.
 
-    Returns 0 when the worker stops. Raises hotline.services.ServicesError when
-    REDIS_URL is unset, and SettingsError for unusable environment variables.
+    Returns 0 when the worker stops, 2 for an unusable environment variable. Raises
+    hotline.services.ServicesError when REDIS_URL is unset.
     """
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--burst", action="store_true", help="stop when the queues are empty")
@@ -31,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
 
-    app = create_app()
+    try:
+        app = create_app()
+    except SettingsError as error:
+        logger.error("cannot start: %s", error)
+        return 2
     services = services_of(app)
     queues = list(services.settings.queues)
 

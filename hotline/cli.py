@@ -10,6 +10,7 @@ from flask import Flask
 
 from hotline.cli_simulator import call_command, sms_command
 from hotline.services import Services
+from hotline.settings import SettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -21,9 +22,14 @@ def init_app(app: Flask) -> None:
 
 
 def _services() -> Services:
+    """The services of an app built from the environment; a bad variable ends the command
+    with its message rather than a traceback."""
     from hotline import create_app
 
-    return create_app().extensions["hotline"]
+    try:
+        return create_app().extensions["hotline"]
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from error
 
 
 @click.command("migrate")

