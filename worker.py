@@ -11,12 +11,13 @@ import logging
 from rq import Worker
 
 from hotline import create_app, services_of
+from hotline.db import utcnow
+from hotline.jobs import SWEEP_INTERVAL, schedule_sweep
+from hotline.logs import configure_logging
 from hotline.settings import SettingsError
 from hotline.web.health import WORKER_TTL
 
 logger = logging.getLogger("hotline.worker")
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
+    configure_logging(args.log_level.upper())
 
     try:
         app = create_app()
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     queues = list(services.settings.queues)
 
     logger.info("worker starting queues=%s burst=%s", ",".join(queues), args.burst)
+    if not args.burst:
+        # The sweep re-schedules itself; this (re)starts the chain. See dispatch/sweeper.py.
+        schedule_sweep(services, utcnow() + SWEEP_INTERVAL)
     worker = Worker(queues=queues, connection=services.redis, worker_ttl=WORKER_TTL)
     worker.work(burst=args.burst, with_scheduler=True, logging_level=args.log_level.upper())
     return 0

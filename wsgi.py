@@ -1,9 +1,8 @@
 """WSGI entry point of the web app, for gunicorn: `gunicorn wsgi:app`."""
 
-import logging
-
 from hotline import create_app
+from hotline.logs import configure_logging
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+configure_logging()
 
 app = create_app()

@@ -9,6 +9,7 @@ import click
 from flask import Flask
 
 from hotline.cli_simulator import call_command, sms_command
+from hotline.logs import configure_logging
 from hotline.services import Services
 from hotline.settings import SettingsError
 
@@ -17,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 def init_app(app: Flask) -> None:
     """Make the commands available as `flask --app wsgi …` too."""
-    for command in (migrate_command, seed_command, check_flows_command):
+    for command in (migrate_command, seed_command, sweep_command, check_flows_command):
         app.cli.add_command(command)
 
 
@@ -53,6 +54,18 @@ def seed_command() -> None:
     click.echo(f"demo data loaded: {report}")
 
 
+@click.command("sweep")
+def sweep_command() -> None:
+    """Queue again the callbacks and SMS whose jobs were lost (the worker does this every
+    minute; this runs one sweep now)."""
+    from hotline.dispatch.sweeper import sweep
+
+    services = _services()
+    with services.db.session() as session:
+        report = sweep(session, services)
+    click.echo(f"queued again: {len(report.callbacks)} callbacks, {len(report.messages)} SMS")
+
+
 @click.command("check-flows")
 def check_flows_command() -> None:
     """Load and check every flow in ivr_flows/; exit 1 on the first problem."""
@@ -70,10 +83,15 @@ def check_flows_command() -> None:
 @click.group()
 def main() -> None:
     """Laoshan community hotline: 崂山区社区一站式服务热线."""
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(logging.WARNING)
 
 
-for _command in (migrate_command, seed_command, check_flows_command, call_command, sms_command):
+for _command in (
+    migrate_command,
+    seed_command,
+    sweep_command,
+    check_flows_command,
+    call_command,
+    sms_command,
+):
     main.add_command(_command)

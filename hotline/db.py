@@ -14,6 +14,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from hotline.logs import log_exception
+
 logger = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
@@ -84,7 +86,7 @@ def _run_after_commit(session: Session) -> None:
         try:
             callback()
         except Exception:
-            logger.exception("after-commit callback %r failed", callback)
+            log_exception(logger, "after-commit callback %r failed", callback)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import make_url
 
 from hotline import migrate
+from hotline.logs import configure_logging
 from hotline.services import Services
 from hotline.settings import INSTANCE_DIR, PROJECT_ROOT, Settings, SettingsError, load_settings
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 STOP_GRACE_SECONDS = 5.0
 READY_TIMEOUT_SECONDS = 20.0
 POLL_SECONDS = 0.25
@@ -417,7 +417,7 @@ def run(environ: MutableMapping[str, str]) -> int:
 
 def main() -> int:
     """Entry point of `python -m hotline.devserver`; returns the process exit status."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging(logging.INFO)
 
     environ = dict(os.environ)
 

@@ -6,11 +6,13 @@ Real failures are left to raise, so RQ records them and applies the job's Retry.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from rq import get_current_job
 from sqlalchemy import select
 
-from hotline.services import current
+from hotline.db import utcnow
+from hotline.services import Services, current
 
 logger = logging.getLogger(__name__)
 
@@ -94,4 +96,38 @@ def place_waiting_case_job(conversation_id: int) -> None:
         current_job_id(),
         conversation_id,
         placed,
+    )
+
+
+SWEEP_INTERVAL = timedelta(minutes=1)
+
+
+def schedule_sweep(services: Services, at: datetime) -> str:
+    """Schedule the sweep for the minute of `at` on the worker's scheduler; returns the job id.
+
+    The job id is the minute, so any number of workers scheduling the same sweep leave one
+    job, and a sweep that dies mid-run has already scheduled its successor.
+    """
+    minute = at.replace(second=0, microsecond=0)
+    job_id = f"sweep-{minute:%Y%m%d%H%M}"
+    services.queue("default").enqueue_at(minute, sweep_job, job_id=job_id)
+    return job_id
+
+
+def sweep_job() -> None:
+    """Queue again the callbacks and SMS whose jobs were lost (dispatch.sweeper.sweep), after
+    scheduling the next sweep first."""
+    from hotline.dispatch.sweeper import sweep
+
+    services = current()
+    schedule_sweep(services, utcnow() + SWEEP_INTERVAL)
+
+    with services.db.session() as session:
+        report = sweep(session, services)
+
+    logger.info(
+        "sweep done job=%s callbacks=%d messages=%d",
+        current_job_id(),
+        len(report.callbacks),
+        len(report.messages),
     )

@@ -50,6 +50,7 @@ class Message(Base):
     purpose: Mapped[str] = mapped_column(String(30), default="")
     error_code: Mapped[int | None] = mapped_column(Integer)
     num_segments: Mapped[int | None] = mapped_column(Integer)
+    job_id: Mapped[str | None] = mapped_column(String(64))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"))

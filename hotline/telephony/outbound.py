@@ -70,13 +70,14 @@ def queue_sms(
     session.flush()
 
     message_id = message.id
+    job_id = message.job_id = f"send-message-{message_id}"
     on_commit(
         session,
         lambda: services.enqueue(
             OUTBOUND_QUEUE,
             send_message_job,
             message_id,
-            job_id=f"send-message-{message_id}",
+            job_id=job_id,
             retry=Retry(max=3, interval=SEND_RETRY_INTERVALS),
         ),
     )

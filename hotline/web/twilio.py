@@ -31,6 +31,7 @@ from hotline.flows.conversations import (
     take_turn,
 )
 from hotline.flows.schema import Text
+from hotline.logs import log_exception
 from hotline.services import Services
 from hotline.telephony.models import Direction, Message
 from hotline.telephony.status import record_status
@@ -107,7 +108,8 @@ def incoming_call() -> ResponseReturnValue:
         return _twiml(_in_transaction(work, inbound.turn_key))
     except Exception:
         services.db.scoped().rollback()
-        logger.exception(
+        log_exception(
+            logger,
             "voice turn failed; apologising call=%s from=%s",
             call_sid,
             phones.mask(form.get("From")),
@@ -132,7 +134,7 @@ def rescue() -> ResponseReturnValue:
         return _twiml(voice.render_notice([*texts, GOODBYE]))
     except Exception:
         services.db.scoped().rollback()
-        logger.exception("rescue callback failed call=%s", call_sid)
+        log_exception(logger, "rescue callback failed call=%s", call_sid)
         sorry = Text("对不起，请稍后再拨。", "Sorry, please call again later.")
         return _twiml(voice.render_notice([sorry, GOODBYE]))
 
@@ -196,7 +198,7 @@ def incoming_sms() -> ResponseReturnValue:
         return _reply(_in_transaction(work, inbound.turn_key))
     except Exception:
         services.db.scoped().rollback()
-        logger.exception("sms turn failed; apologising from=%s", phones.mask(phone))
+        log_exception(logger, "sms turn failed; apologising from=%s", phones.mask(phone))
         _keep_after_failure(services, message_sid, phone, form.get("To"), body)
         return _reply(f"{SIGNATURE}{SMS_APOLOGY.zh}\n{SMS_APOLOGY.en}")
 
@@ -230,7 +232,7 @@ def _keep_after_failure(
             _store_inbound(session, sid, phone, to, body)
             reset_conversation(session, f"sms:{phone}")
     except Exception:
-        logger.exception("could not keep the failed sms from=%s", phones.mask(phone))
+        log_exception(logger, "could not keep the failed sms from=%s", phones.mask(phone))
 
 
 def _error_code(value: str | None) -> int | None:
@@ -262,7 +264,7 @@ def status_callback() -> ResponseReturnValue:
         session.commit()
     except Exception:
         session.rollback()
-        logger.exception(
-            "status callback failed sid=%s", form.get("MessageSid") or form.get("CallSid")
+        log_exception(
+            logger, "status callback failed sid=%s", form.get("MessageSid") or form.get("CallSid")
         )
     return Response(status=204)
