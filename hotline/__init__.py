@@ -30,6 +30,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.extensions["hotline"] = services
 
+    # A broken flow file stops the app here, not on a resident's first call.
+    from hotline.flows.conversations import resident_flow
+
+    resident_flow()
+
     from hotline.web import init_app as init_web
 
     init_web(app)

@@ -8,14 +8,15 @@ import os
 
 import click
 
+from hotline.settings import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, DEV_PHONE_NUMBER
 from hotline.simulator import TwilioPlayer
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
-DEFAULT_AUTH_TOKEN = "dev-auth-token-0000000000000000"
-DEFAULT_ACCOUNT_SID = "AC00000000000000000000000000000000"
-DEFAULT_PHONE_NUMBER = "+8653266660000"
+DEFAULT_AUTH_TOKEN = DEV_AUTH_TOKEN
+DEFAULT_ACCOUNT_SID = DEV_ACCOUNT_SID
+DEFAULT_PHONE_NUMBER = DEV_PHONE_NUMBER
 
 _BASE_URL_HELP = (
     "Server base URL; it is both requested and signed, so it must equal the server's "

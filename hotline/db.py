@@ -28,6 +28,13 @@ NAMING_CONVENTION = {
 
 _AFTER_COMMIT_KEY = "hotline_after_commit"
 
+# Twilio waits 15 s for a webhook's answer: a turn must fail (and apologise) well before.
+BUSY_TIMEOUT_MS = 5000
+POSTGRES_TIMEOUTS = {
+    "connect_timeout": 5,
+    "options": "-c lock_timeout=5000 -c statement_timeout=10000",
+}
+
 
 class Base(DeclarativeBase):
     """Declarative base of every model; constraint names are stable for migrations."""
@@ -107,7 +114,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -130,6 +137,7 @@ class Database:
             echo=echo,
             pool_pre_ping=not url.startswith("sqlite"),
             hide_parameters=True,
+            connect_args=POSTGRES_TIMEOUTS if url.startswith("postgresql") else {},
         )
         if self.engine.dialect.name == "sqlite":
             _configure_sqlite(self.engine)

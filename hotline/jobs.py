@@ -77,25 +77,21 @@ def send_message_job(message_id: int) -> None:
     logger.info("send done job=%s case=%s message=%s", current_job_id(), case_number, message_id)
 
 
-def place_waiting_case_job(conversation_id: int) -> None:
-    """Pool a case whose resident stopped answering before choosing a region.
+def place_waiting_case_job(case_id: int, conversation_id: int) -> None:
+    """Pool case `case_id` if its resident stopped answering before choosing a region.
 
     Scheduled when the flow first asks for the region; does nothing when the case was
-    placed meanwhile (by the resident's choice or by the call's end).
+    placed meanwhile (by the resident's choice or by the call's end). The conversation
+    supplies the street chosen so far, when it still has it.
     """
     from hotline.flows.conversations import place_waiting_case
-    from hotline.flows.models import Conversation
 
     services = current()
     with services.db.session() as session:
-        conversation = session.get(Conversation, conversation_id)
-        placed = conversation is not None and place_waiting_case(session, services, conversation)
+        placed = place_waiting_case(session, services, case_id, conversation_id)
 
     logger.info(
-        "waiting case checked job=%s conversation=%s placed=%s",
-        current_job_id(),
-        conversation_id,
-        placed,
+        "waiting case checked job=%s case_id=%s placed=%s", current_job_id(), case_id, placed
     )
 
 

@@ -72,3 +72,20 @@ def mask_national(value: str | None) -> str:
     if len(national) < 7:
         return "****"
     return f"{national[:3]}****{national[-4:]}"
+
+
+def is_mobile(e164: str | None) -> bool:
+    """True when `e164` can receive SMS: a mobile number (or one its plan cannot tell from a
+    mobile). Landlines and unusable values give False; this never raises."""
+    if not e164:
+        return False
+
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    kind = phonenumbers.number_type(number)
+    return kind in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -41,12 +41,20 @@ class Settings:
     secret_key: str
     timezone: ZoneInfo
     queues: tuple[str, ...] = ("dispatch", "outbound", "default")
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_sqlite(self) -> bool:
         """True when the case store is a SQLite file (development)."""
         return self.database_url.startswith("sqlite")
+
+
+def redact(url: str) -> str:
+    """`url` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _database_url(value: str | None) -> str:
@@ -58,7 +66,9 @@ def _database_url(value: str | None) -> str:
     if value.startswith("postgresql://"):
         value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
     if not (value.startswith("sqlite") or value.startswith("postgresql+psycopg://")):
-        raise SettingsError(f"DATABASE_URL must be a sqlite or postgresql URL, got {value!r}")
+        raise SettingsError(
+            f"DATABASE_URL must be a sqlite or postgresql URL, got {redact(value)!r}"
+        )
     return value
 
 
@@ -66,7 +76,9 @@ def _redis_url(value: str | None) -> str | None:
     if not value:
         return None
     if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
-        raise SettingsError(f"REDIS_URL must be redis://, rediss:// or unix://, got {value!r}")
+        raise SettingsError(
+            f"REDIS_URL must be redis://, rediss:// or unix://, got {redact(value)!r}"
+        )
     return value
 
 

@@ -1,1 +1,1 @@
-"""Channels: how a flow's output reaches a caller (TwiML) or a texter (SMS text)."""
+"""Channels: how a flow's output reaches a caller (TwiML) or a resident texting (SMS)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from rq import Retry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,8 @@ from hotline.workdays import add_working_hours, format_local
 logger = logging.getLogger(__name__)
 
 DISPATCH_QUEUE = "dispatch"
+# A transient failure (database restart, lock timeout) is retried; the sweeper covers the rest.
+DISPATCH_RETRY = Retry(max=3, interval=[10, 60, 300])
 ASSIGNMENT_TEMPLATE = "assignment.txt.j2"
 TOPIC_MAX_CHARS = 12
 
@@ -81,7 +84,9 @@ def request_dispatch(
     # Enqueue after commit: the worker must find the callback row this transaction writes.
     on_commit(
         session,
-        lambda: services.enqueue(DISPATCH_QUEUE, dispatch_callback_job, callback_id, job_id=job_id),
+        lambda: services.enqueue(
+            DISPATCH_QUEUE, dispatch_callback_job, callback_id, job_id=job_id, retry=DISPATCH_RETRY
+        ),
     )
     logger.info(
         "dispatch requested job=%s case=%s callback=%s",
@@ -186,7 +191,7 @@ def _assign(
         topic=_topic(case),
         resident_phone=mask_national(resident_phone),
         due=format_local(due_at, tz),
-        hours=CALLBACK_WORKING_HOURS,
+        due_en=due_at.astimezone(tz).strftime("%d %b %H:%M"),
     )
     message = queue_sms(
         session,

@@ -21,7 +21,7 @@ from hotline.cases.numbers import spoken
 from hotline.cases.service import RESIDENT, add_event, find_by_number, open_case
 from hotline.catalogue.models import Department, ServiceItem
 from hotline.channels.templates import render_sms
-from hotline.db import on_commit
+from hotline.db import on_commit, utcnow
 from hotline.dispatch.policy import CALLBACK_WORKING_HOURS
 from hotline.dispatch.service import request_dispatch
 from hotline.flows.engine import ActionResult, Choice
@@ -37,6 +37,8 @@ from hotline.workdays import add_working_hours, format_local
 logger = logging.getLogger(__name__)
 
 MAX_NUMBER_TRIES = 3
+# What a caller with a withheld number asked for, kept while they key in their number.
+PENDING_REQUEST = "pending_request"
 REGION_WAIT = timedelta(minutes=30)
 
 STATUS_TEXT = {
@@ -136,27 +138,35 @@ def _place(context: TurnContext, case: Case, phone: str | None) -> ActionResult:
 def _pool_if_abandoned(context: TurnContext, case: Case) -> None:
     """Make sure a case waiting for its region is not forgotten: a hung-up call pools it at
     once (status callback), and this delayed job pools it when no answer ever comes."""
-    conversation_id, services = context.conversation.id, context.services
+    case_id, conversation_id, services = case.id, context.conversation.id, context.services
     on_commit(
         context.session,
         lambda: services.enqueue_in(
             "dispatch",
             REGION_WAIT,
             place_waiting_case_job,
+            case_id,
             conversation_id,
-            job_id=f"place-waiting-case-{case.id}",
+            job_id=f"place-waiting-case-{case_id}",
         ),
     )
 
 
 CALLBACK_KINDS = (CaseKind.CALLBACK, CaseKind.CONSULTATION, CaseKind.APPOINTMENT)
-WAITING_STATUSES = (CaseStatus.DISPATCHING, CaseStatus.ASSIGNED, CaseStatus.ACCEPTED)
+WAITING_STATUSES = (
+    CaseStatus.NEW,
+    CaseStatus.DISPATCHING,
+    CaseStatus.ASSIGNED,
+    CaseStatus.ACCEPTED,
+)
 
 
 def _open_callback_case(session: Session, resident: Resident) -> Case | None:
-    """The resident's case still waiting for its callback, if any: asking again reuses it
-    rather than texting the social worker a second time."""
-    return session.scalars(
+    """The resident's case still waiting for its callback and not yet overdue, if any:
+    asking again reuses it rather than texting the social worker a second time. A case
+    past its due time is not reused: the resident gets a new one, and is not told a
+    time that has already gone by."""
+    case = session.scalars(
         select(Case)
         .where(
             Case.resident_id == resident.id,
@@ -166,6 +176,9 @@ def _open_callback_case(session: Session, resident: Resident) -> Case | None:
         .order_by(Case.id.desc())
         .limit(1)
     ).first()
+    if case is None or (case.due_at is not None and case.due_at <= utcnow()):
+        return None
+    return case
 
 
 @action("request_callback")
@@ -180,9 +193,11 @@ def request_callback(
     `created` when the case is open and its dispatch will be queued at commit.
     """
     session = context.session
+    request = {**params, **data.get(PENDING_REQUEST, {})}
     phone = data.get("contact_phone") or context.caller_phone
     if not phone:
-        return ActionResult("need_number")
+        pending = {"kind": request.get("kind"), "topic_zh": request.get("topic_zh")}
+        return ActionResult("need_number", updates={PENDING_REQUEST: pending})
 
     existing = session.get(Case, data["case_id"]) if data.get("case_id") else None
     if existing is not None and existing.region_id is not None:
@@ -190,20 +205,27 @@ def request_callback(
 
     resident = _resident_for(session, phone)
     already = None if existing else _open_callback_case(session, resident)
+    if already is not None and already.region_id is None:
+        return ActionResult("need_region", updates={"case_id": already.id})
     if already is not None:
         add_event(
-            session, already, "repeat_request", "居民再次请求回电 / asked again", actor=RESIDENT
+            session,
+            already,
+            "repeat_request",
+            f"居民再次请求：{request.get('topic_zh', '')} / asked again",
+            actor=RESIDENT,
+            data={"kind": request.get("kind"), "topic": request.get("topic_zh")},
         )
         return ActionResult("already_open", updates=_confirmation(context, already))
 
     case = existing or open_case(
         session,
-        kind=CaseKind(params.get("kind", "callback")),
+        kind=CaseKind(request.get("kind", "callback")),
         channel=context.channel,
         resident=resident,
         contact_phone=phone,
         region=resident.region,
-        topic=str(params.get("topic_zh", "")),
+        topic=str(request.get("topic_zh", "")),
     )
     context.conversation.resident_id = resident.id
 
@@ -311,10 +333,12 @@ def load_checklist(
 def send_checklist(
     context: TurnContext, params: Mapping[str, Any], data: Mapping[str, Any]
 ) -> ActionResult:
-    """Queue the chosen item's checklist as an SMS to the caller. Outcomes: sent, no_phone."""
+    """Queue the chosen item's checklist as an SMS to the caller. Outcomes: sent, no_phone
+    (a withheld number or a landline: nothing could be delivered)."""
     phone = context.caller_phone or data.get("contact_phone")
-    if not phone:
+    if not phones.is_mobile(phone):
         return ActionResult("no_phone")
+    assert phone is not None
 
     item = _item(context, data)
     body = render_sms(context.services.templates, "checklist.txt.j2", item=item)

@@ -22,7 +22,7 @@ from hotline.db import utcnow
 from hotline.flows.actions import ACTIONS, SOURCES, FlowActions, TurnContext
 from hotline.flows.engine import FRESH, Engine, State, StepResult
 from hotline.flows.models import Conversation, ConversationTurn
-from hotline.flows.schema import Flow, Text, load_flow
+from hotline.flows.schema import Flow, NodeType, Text, load_flow
 from hotline.services import Services
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def resident_flow() -> Flow:
 
 @dataclass(frozen=True)
 class Inbound:
-    """One input from a caller or texter, as the channel parsed it."""
+    """One input from a caller or a resident texting, as the channel parsed it."""
 
     channel: Channel
     conversation_key: str
@@ -144,13 +144,23 @@ def take_turn(session: Session, services: Services, inbound: Inbound, render: Re
 
 
 def _run(engine: Engine, conversation: Conversation, inbound: Inbound) -> StepResult:
-    """Start the flow, or feed it each input in turn (an SMS may carry several keys)."""
+    """Start the flow, or feed it each input in turn (an SMS may carry several keys).
+
+    At a node waiting for a number (a case number, a phone number), digit groups typed
+    with spaces (`1000 0010`) are one number, not several answers.
+    """
     state = State(conversation.node, dict(conversation.data))
     if inbound.start:
         return engine.start({FRESH: True} if inbound.channel is Channel.SMS else None)
 
+    inputs = inbound.inputs or (None,)
+    waiting = engine.flow.nodes.get(state.node)
+    if waiting is not None and waiting.type is NodeType.INPUT and len(inputs) > 1:
+        if all(value and value.isdigit() for value in inputs):
+            inputs = ("".join(value or "" for value in inputs),)
+
     result: StepResult | None = None
-    for value in inbound.inputs or (None,):
+    for value in inputs:
         result = engine.step(state, value)
         state = result.state
         if result.output.end:
@@ -178,19 +188,32 @@ def _context(session: Session, services: Services, conversation: Conversation) -
     )
 
 
-def place_waiting_case(session: Session, services: Services, conversation: Conversation) -> bool:
-    """Place the conversation's case if it still waits for a region: in the pool of what the
-    resident chose so far (the street's, else the district's), and dispatch it.
+def place_waiting_case(
+    session: Session, services: Services, case_id: int, conversation_id: int | None
+) -> bool:
+    """Place case `case_id` if it still waits for a region: in the pool of what the resident
+    chose so far (the street's, else the district's), and dispatch it.
 
-    Returns True when a case was placed, False when there was nothing waiting.
+    Returns True when the case was placed, False when there was nothing waiting.
     """
-    data = dict(conversation.data or {})
-    case = session.get(Case, data["case_id"]) if data.get("case_id") else None
+    case = session.get(Case, case_id)
     if case is None or case.region_id is not None:
         return False
 
+    conversation = session.get(Conversation, conversation_id) if conversation_id else None
+    if conversation is None:
+        conversation = Conversation(
+            key=f"pool:{uuid.uuid4().hex}", channel=case.channel, flow=RESIDENT_FLOW, node="-"
+        )
+        session.add(conversation)
+        session.flush()
+
+    data = dict(conversation.data or {})
+    if data.get("case_id") != case_id:
+        data = {"case_id": case_id}
     result = ACTIONS["place_case"](_context(session, services, conversation), {}, data)
-    conversation.data = {**data, **result.updates}
+
+    conversation.data = {**(conversation.data or {}), **result.updates}
     logger.info("case=%s waited for its region too long; pooled", case.number)
     return True
 
@@ -202,7 +225,9 @@ def close_call(session: Session, services: Services, call_sid: str) -> None:
         return
 
     conversation.ended = True
-    place_waiting_case(session, services, conversation)
+    case_id = (conversation.data or {}).get("case_id")
+    if case_id:
+        place_waiting_case(session, services, case_id, conversation.id)
 
 
 def rescue_callback(

@@ -125,7 +125,7 @@ class Flow:
         return self.texts[name]
 
 
-REQUIRED_TEXTS = ("invalid", "no_input", "repeat_hint", "goodbye", "error")
+REQUIRED_TEXTS = ("invalid", "no_input", "repeat_hint", "goodbye")
 
 
 def _text(value: Any, where: str) -> Text:

@@ -157,8 +157,7 @@ def test_sms_fresh_conversation_shows_the_menu_without_an_error(flow) -> None:
 
 def _minimal(**node: Any) -> dict[str, Any]:
     texts = {
-        name: {"zh": name, "en": name}
-        for name in ("invalid", "no_input", "repeat_hint", "goodbye", "error")
+        name: {"zh": name, "en": name} for name in ("invalid", "no_input", "repeat_hint", "goodbye")
     }
     return {
         "flow": "t",
@@ -197,3 +196,17 @@ def test_loader_refuses_the_repeat_key_as_an_option() -> None:
 
     with pytest.raises(FlowError, match="repeat"):
         parse_flow(raw, actions=set(), sources=set())
+
+
+def test_the_app_refuses_to_start_with_a_broken_flow(monkeypatch, tmp_path) -> None:
+    from hotline import create_app
+    from hotline.flows import conversations
+    from hotline.settings import load_settings
+
+    def broken() -> None:
+        raise FlowError("node 'main_menu': leads to unknown node 'nowhere'")
+
+    monkeypatch.setattr(conversations, "resident_flow", broken)
+
+    with pytest.raises(FlowError, match="nowhere"):
+        create_app(load_settings({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}))

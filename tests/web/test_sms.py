@@ -163,3 +163,14 @@ def test_the_sms_confirmation_does_not_thank_for_a_call(client) -> None:
 
     assert "感谢您使用崂山社区服务" in reply
     assert "来电" not in reply
+
+
+def test_a_case_number_typed_in_groups_is_one_number(client, services) -> None:
+    _text(client, "SM25", "0")
+    with services.db.session() as session:
+        number = session.scalars(select(Case.number)).one()
+
+    _text(client, "SM26", "2")
+    reply = _text(client, "SM27", f"{number[:4]} {number[4:]}")
+
+    assert f"工单{number}" in reply

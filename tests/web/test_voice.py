@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
-from hotline.cases.models import Case
+from hotline.cases.models import Case, CaseEvent, CaseKind
 from hotline.dispatch.models import Callback
 from hotline.telephony.models import Message
 from tests.twiml import call_params, gather, press, signed_post, spoken, twiml
@@ -201,3 +203,56 @@ def test_asking_again_reuses_the_open_callback_case(client, services, run_jobs) 
         assert session.scalar(select(func.count()).select_from(Case)) == 1
         sent = session.scalars(select(Message).where(Message.purpose == "assignment")).all()
         assert len(sent) == 1
+
+
+def test_an_overdue_open_case_is_not_reused(client, services) -> None:
+    first = twiml(signed_post(client, "/twilio/voice", call_params("CA26", RESIDENT)))
+    _follow_gather(client, first, "CA26", RESIDENT, "0")
+    with services.db.session() as session:
+        case = session.scalars(select(Case)).one()
+        case.due_at = case.created_at - timedelta(hours=1)
+
+    second = twiml(signed_post(client, "/twilio/voice", call_params("CA27", RESIDENT)))
+    answer = _follow_gather(client, second, "CA27", RESIDENT, "0")
+
+    assert "已为您登记" in spoken(answer)
+    with services.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Case)) == 2
+
+
+def test_a_repeat_request_records_what_was_asked(client, services) -> None:
+    first = twiml(signed_post(client, "/twilio/voice", call_params("CA28", RESIDENT)))
+    _follow_gather(client, first, "CA28", RESIDENT, "0")
+
+    second = twiml(signed_post(client, "/twilio/voice", call_params("CA29", RESIDENT)))
+    _follow_gather(client, second, "CA29", RESIDENT, "3")
+
+    with services.db.session() as session:
+        event = session.scalars(select(CaseEvent).where(CaseEvent.kind == "repeat_request")).one()
+        assert event.data["kind"] == "appointment"
+
+
+def test_a_withheld_caller_keeps_the_kind_of_request_while_keying_a_number(
+    client, services
+) -> None:
+    root = twiml(signed_post(client, "/twilio/voice", call_params("CA30", "anonymous")))
+    root = _follow_gather(client, root, "CA30", "anonymous", "1")
+
+    _follow_gather(client, root, "CA30", "anonymous", "13800138000#")
+
+    with services.db.session() as session:
+        case = session.scalars(select(Case)).one()
+        assert case.kind is CaseKind.CONSULTATION and case.topic == "政策咨询"
+
+
+def test_a_landline_caller_is_not_promised_a_checklist_sms(client, services) -> None:
+    landline = "+8653288886666"
+    root = twiml(signed_post(client, "/twilio/voice", call_params("CA31", landline)))
+    for digits in ("4", "1", "1"):
+        root = _follow_gather(client, root, "CA31", landline, digits)
+
+    root = _follow_gather(client, root, "CA31", landline, "1")
+
+    assert "无法接收短信" in spoken(root)
+    with services.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 0
