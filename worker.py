@@ -12,10 +12,9 @@ from rq import Worker
 
 from hotline import create_app, services_of
 from hotline.db import utcnow
-from hotline.jobs import SWEEP_INTERVAL, schedule_sweep
+from hotline.jobs import SWEEP_INTERVAL, WORKER_TTL, schedule_sweep
 from hotline.logs import configure_logging
 from hotline.settings import SettingsError
-from hotline.web.health import WORKER_TTL
 
 logger = logging.getLogger("hotline.worker")
 

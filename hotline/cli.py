@@ -68,7 +68,7 @@ def sweep_command() -> None:
 
 @click.command("check-flows")
 def check_flows_command() -> None:
-    """Load and check every flow in ivr_flows/; exit 1 on the first problem."""
+    """Load and check the residents' flow (ivr_flows/main.yaml); exit 1 on a problem."""
     from hotline.flows.conversations import resident_flow
     from hotline.flows.schema import FlowError
 

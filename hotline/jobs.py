@@ -16,6 +16,10 @@ from hotline.services import Services, current
 
 logger = logging.getLogger(__name__)
 
+# Workers heartbeat at least this often (worker.py passes it as worker_ttl), so a worker
+# silent for longer, killed without a goodbye, no longer counts as alive (web/health.py).
+WORKER_TTL = 60
+
 
 def current_job_id() -> str:
     """The id of the RQ job this code runs in, or `-` outside a worker (for log lines)."""

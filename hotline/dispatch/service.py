@@ -101,9 +101,10 @@ def assign_callback(session: Session, services: Services, callback_id: int) -> N
     """Assign callback `callback_id` along the dispatch policy and text the assignee.
 
     Returns quietly when the callback is gone or already assigned, so a retried job
-    sends nothing twice; a FAILED callback is tried again (once staff have been added).
-    On success: callback and case ASSIGNED to the chosen staff member, the case due
-    CALLBACK_WORKING_HOURS working hours from now, events `assigned` and `notified`, and
+    sends nothing twice; a FAILED callback whose job is run again (by an operator, once
+    staff have been added) is tried again. On success: callback and case ASSIGNED to the
+    chosen staff member, the case due when the resident was told (else
+    CALLBACK_WORKING_HOURS working hours from now), events `assigned` and `notified`, and
     the assignment SMS queued (sent after commit). With nobody to assign, the callback is
     FAILED with a `dispatch_failed` event and an error is logged. Template errors
     (jinja2) propagate, so the job fails and nothing is saved.

@@ -21,7 +21,8 @@ from hotline.phones import mask, normalize
 from hotline.residents.models import Resident
 from hotline.services import Services
 from hotline.staff.models import Staff
-from hotline.telephony.models import STATUS_RANK, Direction, Message, StatusCallback
+from hotline.telephony.models import Direction, Message, StatusCallback
+from hotline.telephony.status import moves_on
 
 logger = logging.getLogger(__name__)
 
@@ -204,9 +205,10 @@ def _apply_early_callbacks(session: Session, message: Message) -> None:
     the two writers). Storing the sid in its own transaction right after the API call
     would close that gap.
     """
-    received = session.scalars(select(StatusCallback).where(StatusCallback.sid == message.sid))
+    received = session.scalars(
+        select(StatusCallback).where(StatusCallback.sid == message.sid).order_by(StatusCallback.id)
+    )
     for callback in received:
-        if STATUS_RANK.get(callback.status, -1) > STATUS_RANK.get(message.status, -1):
+        if moves_on(message.status, callback.status):
             message.status = callback.status
-        if callback.error_code is not None:
             message.error_code = callback.error_code

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 FAILED_STATUSES = frozenset({"failed", "undelivered"})
 
 
-def _moves_on(previous: str, status: str) -> bool:
+def moves_on(previous: str, status: str) -> bool:
     """True when `status` is later than `previous`; `read` follows only `delivered`."""
     if status == "read":
         return previous == "delivered"
@@ -56,7 +56,7 @@ def record_status(
         return None
 
     previous = message.status
-    if not _moves_on(previous, status):
+    if not moves_on(previous, status):
         logger.info(
             "status kept sid=%s message=%s status=%s received=%s",
             sid,

@@ -15,16 +15,13 @@ from rq import Worker
 from rq.scheduler import RQScheduler
 
 from hotline.db import utcnow
+from hotline.jobs import WORKER_TTL
 from hotline.migrate import alembic_config
 from hotline.services import Services
 
 logger = logging.getLogger(__name__)
 
 blueprint = Blueprint("health", __name__)
-
-# Workers heartbeat at least this often (worker.py passes it as worker_ttl), so a worker
-# silent for longer, killed without a goodbye, no longer counts as alive.
-WORKER_TTL = 60
 
 
 @cache
