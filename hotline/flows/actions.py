@@ -97,9 +97,11 @@ class FlowActions:
         self.context = context
 
     def run(self, name: str, params: Mapping[str, Any], data: Mapping[str, Any]) -> ActionResult:
+        """Run the registered action `name`; KeyError for a name the registry lacks."""
         return ACTIONS[name](self.context, params, data)
 
     def choices(self, source_name: str, data: Mapping[str, Any]) -> list[Choice]:
+        """The entries of the registered menu source `source_name`."""
         return SOURCES[source_name](self.context, data)
 
 
@@ -256,7 +258,8 @@ def place_case(
     context: TurnContext, params: Mapping[str, Any], data: Mapping[str, Any]
 ) -> ActionResult:
     """Give the open case the region the caller chose (community, else street, else the
-    district pool) and queue its dispatch. Outcome: created."""
+    district pool) and queue its dispatch. Outcome: created. Raises LookupError when the
+    conversation has no open case."""
     session = context.session
     case = session.get(Case, data.get("case_id"))
     if case is None:
@@ -312,7 +315,8 @@ def _item(context: TurnContext, data: Mapping[str, Any]) -> ServiceItem:
 def load_checklist(
     context: TurnContext, params: Mapping[str, Any], data: Mapping[str, Any]
 ) -> ActionResult:
-    """Variables for reading out the chosen item's checklist. Outcome: shown."""
+    """Variables for reading out the chosen item's checklist. Outcome: shown. Raises
+    LookupError when no service item was chosen."""
     item = _item(context, data)
     checklist_zh = "、".join(item.checklist_zh) or "无需准备材料"
     checklist_en = "; ".join(item.checklist_en) or "nothing"

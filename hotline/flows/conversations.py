@@ -51,6 +51,8 @@ class Inbound:
 
 @dataclass(frozen=True)
 class TurnAnswer:
+    """The rendered answer of a turn; `replayed` when it was stored by an earlier copy."""
+
     body: str
     replayed: bool
     conversation: Conversation | None
@@ -94,6 +96,7 @@ def take_turn(session: Session, services: Services, inbound: Inbound, render: Re
 
     A turn key seen before returns its stored answer (`replayed`), changing nothing. The
     caller commits; on any exception it must roll back, so a failed turn leaves no trace.
+    Raises FlowError for a flow that leads nowhere, and whatever an action raises.
     """
     stored = find_replay(session, inbound.turn_key)
     if stored is not None:

@@ -49,6 +49,8 @@ class Actions(Protocol):
 
 @dataclass(frozen=True)
 class MenuLine:
+    """One line of a menu as the caller hears or reads it: the key and its label."""
+
     key: str
     label: Text
 
@@ -82,11 +84,14 @@ class State:
 
     @property
     def misses(self) -> int:
+        """How many unusable inputs in a row the waiting node has had."""
         return int(self.data.get(MISSES, 0))
 
 
 @dataclass
 class StepResult:
+    """The state after a step, and what to tell the caller."""
+
     state: State
     output: Output
 

@@ -57,6 +57,8 @@ class _Blanks(dict[str, Any]):
 
 @dataclass(frozen=True)
 class Option:
+    """One key of a menu: what it is called, where it leads, on which channels it shows."""
+
     key: str
     label: Text
     goto: str
@@ -65,6 +67,8 @@ class Option:
 
 @dataclass(frozen=True)
 class Node:
+    """One step of a flow; which fields matter depends on its type (see `_check_shape`)."""
+
     id: str
     type: NodeType
     prompt: Text | None = None
@@ -101,6 +105,8 @@ class Node:
 
 @dataclass(frozen=True)
 class Flow:
+    """A checked flow: its nodes, shared phrases, and what happens after too many misses."""
+
     name: str
     version: int
     start: str
