@@ -321,6 +321,7 @@ def load_checklist(
     checklist_zh = "、".join(item.checklist_zh) or "无需准备材料"
     checklist_en = "; ".join(item.checklist_en) or "nothing"
     variables = {
+        "item_code": item.code,
         "item_name": item.name_zh,
         "item_name_en": item.name_en,
         "checklist": checklist_zh,
@@ -375,6 +376,13 @@ def service_items(context: TurnContext, data: Mapping[str, Any]) -> list[Choice]
     if department is None:
         return []
     return [Choice(item.code, Text(item.name_zh, item.name_en)) for item in department.items]
+
+
+@source("service_item_codes")
+def service_item_codes(context: TurnContext, data: Mapping[str, Any]) -> list[Choice]:
+    """Every service item by its code (for residents who key the code in directly)."""
+    rows = context.session.scalars(select(ServiceItem).order_by(ServiceItem.code))
+    return [Choice(item.code, Text(item.name_zh, item.name_en)) for item in rows]
 
 
 @source("streets")

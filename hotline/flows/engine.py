@@ -149,7 +149,7 @@ class Engine:
             if value.isascii() and value.isdigit() and 1 <= int(value) <= len(choices):
                 state.data[node.store_as or ""] = choices[int(value) - 1].value
                 return node.next
-            return None
+            return self._shortcut(state, node, value)
 
         if node.type is NodeType.INPUT:
             digits = value.rstrip(node.finish_key or "#")
@@ -163,6 +163,18 @@ class Engine:
             return None
 
         raise FlowError(f"node {node.id!r} of type {node.type} does not wait for input")
+
+    def _shortcut(self, state: State, node: Node, value: str) -> str | None:
+        """The shortcut's next node when `value` is one of its source's values, else None."""
+        shortcut = node.shortcut
+        if shortcut is None or self.channel not in shortcut.channels:
+            return None
+
+        for choice in self.actions.choices(shortcut.source, state.data):
+            if choice.value == value:
+                state.data[shortcut.store_as] = value
+                return shortcut.next
+        return None
 
     def _miss(self, state: State, node: Node, notice: Text) -> StepResult:
         misses = state.misses + 1

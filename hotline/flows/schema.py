@@ -66,6 +66,16 @@ class Option:
 
 
 @dataclass(frozen=True)
+class Shortcut:
+    """At a choice, a value of another source (a service item's code) jumps straight on."""
+
+    source: str
+    store_as: str
+    next: str
+    channels: frozenset[str] = CHANNELS
+
+
+@dataclass(frozen=True)
 class Node:
     """One step of a flow; which fields matter depends on its type (see `_check_shape`)."""
 
@@ -86,6 +96,7 @@ class Node:
     max_digits: int = 1
     finish_key: str | None = None
     on_misses: str | None = None
+    shortcut: Shortcut | None = None
 
     def prompt_for(self, channel: str) -> Text | None:
         """The node's prompt for `channel` (SMS may word it differently)."""
@@ -101,6 +112,8 @@ class Node:
             yield self.next
         if self.on_misses:
             yield self.on_misses
+        if self.shortcut:
+            yield self.shortcut.next
 
 
 @dataclass(frozen=True)
@@ -153,6 +166,17 @@ def _option(raw: Mapping[str, Any], where: str) -> Option:
     return Option(key, _text(raw.get("label"), f"{where}.label"), str(raw["goto"]), channels)
 
 
+def _shortcut(raw: Mapping[str, Any], where: str) -> Shortcut:
+    try:
+        channels = frozenset(raw.get("channels", CHANNELS))
+        shortcut = Shortcut(str(raw["source"]), str(raw["store_as"]), str(raw["next"]), channels)
+    except (KeyError, TypeError):
+        raise FlowError(f"{where}.shortcut: needs 'source', 'store_as' and 'next'") from None
+    if not channels <= CHANNELS:
+        raise FlowError(f"{where}.shortcut: unknown channel in {sorted(channels)}")
+    return shortcut
+
+
 def _node(node_id: str, raw: Mapping[str, Any]) -> Node:
     where = f"node {node_id!r}"
     try:
@@ -183,6 +207,7 @@ def _node(node_id: str, raw: Mapping[str, Any]) -> Node:
         max_digits=int(digits.get("max", 1)),
         finish_key=digits.get("finish_key"),
         on_misses=raw.get("on_misses"),
+        shortcut=_shortcut(raw["shortcut"], where) if "shortcut" in raw else None,
     )
 
 
@@ -204,6 +229,8 @@ def _check_shape(node: Node, where: str, actions: set[str], sources: set[str]) -
     """The fields each node type needs."""
     if node.type is NodeType.MENU and not node.options:
         raise FlowError(f"{where}: a menu needs options")
+    if node.shortcut and (node.type is not NodeType.CHOICE or node.shortcut.source not in sources):
+        raise FlowError(f"{where}: a shortcut belongs to a choice and needs a known source")
     if node.type is NodeType.CHOICE and (node.source not in sources or not node.next):
         raise FlowError(f"{where}: a choice needs a known 'source' and a 'next'")
     if node.type is NodeType.CHOICE and not node.store_as:

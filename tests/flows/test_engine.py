@@ -210,3 +210,32 @@ def test_the_app_refuses_to_start_with_a_broken_flow(monkeypatch, tmp_path) -> N
 
     with pytest.raises(FlowError, match="nowhere"):
         create_app(load_settings({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}))
+
+
+def test_a_shortcut_value_jumps_past_the_choice_on_its_channel_only(flow) -> None:
+    class Codes(RecordingActions):
+        def choices(self, source: str, data: Mapping[str, Any]) -> list[Choice]:
+            if source == "service_item_codes":
+                return [Choice("101", Text("最低生活保障", "Minimum living allowance"))]
+            return super().choices(source, data)
+
+    sms = Engine(flow, "sms", Codes({"load_checklist": "shown"}))
+    voice = Engine(flow, "voice", Codes({"load_checklist": "shown"}))
+
+    by_sms = sms.step(sms.step(sms.start().state, "4").state, "101")
+    by_voice = voice.step(voice.step(voice.start().state, "4").state, "101")
+
+    assert by_sms.state.node == "checklist" and by_sms.state.data["item"] == "101"
+    assert by_voice.state.node == "pick_department" and by_voice.state.misses == 1
+
+
+def test_loader_refuses_a_shortcut_outside_a_choice() -> None:
+    raw = _minimal(
+        type="menu",
+        prompt={"zh": "x", "en": "x"},
+        options=[{"key": "1", "label": {"zh": "y", "en": "y"}, "goto": "a"}],
+        shortcut={"source": "service_item_codes", "store_as": "item", "next": "a"},
+    )
+
+    with pytest.raises(FlowError, match="shortcut"):
+        parse_flow(raw, actions=set(), sources={"service_item_codes"})

@@ -174,3 +174,19 @@ def test_a_case_number_typed_in_groups_is_one_number(client, services) -> None:
     reply = _text(client, "SM27", f"{number[:4]} {number[4:]}")
 
     assert f"工单{number}" in reply
+
+
+def test_four_then_a_service_item_code_gets_its_checklist(client) -> None:
+    assert "如101" in _text(client, "SM28", "4")
+
+    reply = _text(client, "SM29", "101")
+
+    assert "【事项101】最低生活保障" in reply and "身份证" in reply
+
+
+def test_an_unknown_code_is_a_miss_not_a_crash(client) -> None:
+    _text(client, "SM30", "4")
+
+    reply = _text(client, "SM31", "999")
+
+    assert "有误" in reply and "1 民政" in reply
