@@ -5,20 +5,50 @@ Real failures are left to raise, so RQ records them and applies the job's Retry.
 
 from __future__ import annotations
 
+import functools
 import logging
+import traceback
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import ParamSpec, TypeVar
 
 from rq import get_current_job
 from sqlalchemy import select
 
 from hotline.db import utcnow
+from hotline.logs import mask_text
 from hotline.services import Services, current
 
 logger = logging.getLogger(__name__)
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 # Workers heartbeat at least this often (worker.py passes it as worker_ttl), so a worker
 # silent for longer, killed without a goodbye, no longer counts as alive (web/health.py).
 WORKER_TTL = 60
+
+
+class JobFailed(Exception):
+    """A job's failure, with the original traceback masked: RQ keeps this text in Redis."""
+
+
+def masked_failures(func: Callable[P, R]) -> Callable[P, R]:
+    """Let a job fail as it would, but record only a masked account of why.
+
+    RQ stores a failed job's traceback in its failed-job registry, and a database error can
+    quote a resident's phone number; the original exception is replaced by JobFailed whose
+    message is the masked traceback. RQ's Retry applies to it as to any failure.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except Exception:
+            raise JobFailed(mask_text(traceback.format_exc())) from None
+
+    return wrapper
 
 
 def current_job_id() -> str:
@@ -27,6 +57,7 @@ def current_job_id() -> str:
     return job.id if job is not None else "-"
 
 
+@masked_failures
 def dispatch_callback_job(callback_id: int) -> None:
     """Assign callback `callback_id` and text the assignee (dispatch.service.assign_callback).
 
@@ -56,6 +87,7 @@ def dispatch_callback_job(callback_id: int) -> None:
     )
 
 
+@masked_failures
 def send_message_job(message_id: int) -> None:
     """Send outbound message `message_id` through Twilio (see telephony.outbound.send_message).
 
@@ -81,6 +113,7 @@ def send_message_job(message_id: int) -> None:
     logger.info("send done job=%s case=%s message=%s", current_job_id(), case_number, message_id)
 
 
+@masked_failures
 def place_waiting_case_job(case_id: int, conversation_id: int) -> None:
     """Pool case `case_id` if its resident stopped answering before choosing a region.
 
@@ -114,6 +147,7 @@ def schedule_sweep(services: Services, at: datetime) -> str:
     return job_id
 
 
+@masked_failures
 def sweep_job() -> None:
     """Queue again the callbacks and SMS whose jobs were lost (dispatch.sweeper.sweep), after
     scheduling the next sweep first."""
