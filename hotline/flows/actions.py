@@ -26,7 +26,7 @@ from hotline.dispatch.policy import CALLBACK_WORKING_HOURS
 from hotline.dispatch.service import request_dispatch
 from hotline.flows.engine import ActionResult, Choice
 from hotline.flows.models import Conversation
-from hotline.flows.schema import Text
+from hotline.flows.schema import Flow, FlowError, Text
 from hotline.jobs import place_waiting_case_job
 from hotline.regions.models import Region, RegionLevel
 from hotline.residents.models import Resident
@@ -88,6 +88,22 @@ def source(name: str) -> Callable[[SourceFn], SourceFn]:
         return fn
 
     return register
+
+
+def check_params(flow: Flow) -> None:
+    """Check the params that flow nodes give their actions, so a typo fails at load time.
+
+    Raises FlowError naming the node.
+    """
+    kinds = {kind.value for kind in CaseKind}
+    for node in flow.nodes.values():
+        if node.action != "request_callback":
+            continue
+        kind = node.params.get("kind", "callback")
+        if kind not in kinds:
+            raise FlowError(f"node {node.id!r}: kind {kind!r} is not one of {sorted(kinds)}")
+        if not str(node.params.get("topic_zh", "")).strip():
+            raise FlowError(f"node {node.id!r}: request_callback needs a topic_zh")
 
 
 class FlowActions:

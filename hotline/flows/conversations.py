@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from hotline import phones
 from hotline.cases.models import Case, Channel
 from hotline.db import utcnow
-from hotline.flows.actions import ACTIONS, SOURCES, FlowActions, TurnContext
+from hotline.flows.actions import ACTIONS, SOURCES, FlowActions, TurnContext, check_params
 from hotline.flows.engine import FRESH, Engine, State, StepResult
 from hotline.flows.models import Conversation, ConversationTurn
 from hotline.flows.schema import Flow, NodeType, Text, load_flow
@@ -33,8 +33,10 @@ SMS_IDLE_RESET = timedelta(minutes=30)
 
 @cache
 def resident_flow() -> Flow:
-    """The residents' flow, loaded and checked once per process."""
-    return load_flow(RESIDENT_FLOW, actions=set(ACTIONS), sources=set(SOURCES))
+    """The residents' flow, loaded and checked once per process (FlowError if broken)."""
+    flow = load_flow(RESIDENT_FLOW, actions=set(ACTIONS), sources=set(SOURCES))
+    check_params(flow)
+    return flow
 
 
 @dataclass(frozen=True)

@@ -239,3 +239,16 @@ def test_loader_refuses_a_shortcut_outside_a_choice() -> None:
 
     with pytest.raises(FlowError, match="shortcut"):
         parse_flow(raw, actions=set(), sources={"service_item_codes"})
+
+
+def test_a_callback_node_with_an_unknown_kind_fails_at_load(flow) -> None:
+    from dataclasses import replace
+
+    from hotline.flows.actions import check_params
+
+    node = replace(flow.node("consult_callback"), params={"kind": "consultaton", "topic_zh": "x"})
+    broken = replace(flow, nodes={**flow.nodes, node.id: node})
+
+    with pytest.raises(FlowError, match="consultaton"):
+        check_params(broken)
+    check_params(flow)
