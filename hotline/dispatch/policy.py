@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from hotline.cases.models import Case, CaseStatus
 from hotline.regions.models import Region, RegionLevel
+from hotline.regions.service import find_district
 from hotline.staff.models import Staff, StaffRole
 
 # Working hours a callback is due in, counted from its assignment.
@@ -86,7 +87,7 @@ def _steps(session: Session, region: Region | None) -> Iterator[_Step]:
     grid = chain.get(RegionLevel.GRID)
     community = chain.get(RegionLevel.COMMUNITY)
     street = chain.get(RegionLevel.STREET)
-    district = chain.get(RegionLevel.DISTRICT) or _any_district(session)
+    district = chain.get(RegionLevel.DISTRICT) or find_district(session)
 
     if grid is not None:
         why_zh, why_en = "网格内在岗社工", "on-duty grid social worker"
@@ -126,15 +127,6 @@ def _steps(session: Session, region: Region | None) -> Iterator[_Step]:
             why_zh = "街道无人可接，转区级负责人"
             why_en = "nobody available at the street; passed to the district supervisor"
         yield _Step(ChoiceLevel.DISTRICT_SUPERVISOR, district, why_zh, why_en)
-
-
-def _any_district(session: Session) -> Region | None:
-    return session.scalars(
-        select(Region)
-        .where(Region.level == RegionLevel.DISTRICT)
-        .order_by(Region.position, Region.id)
-        .limit(1)
-    ).first()
 
 
 def _ranked(role: StaffRole, region_ids: list[int]) -> Select[tuple[Staff, int]]:

@@ -29,6 +29,7 @@ from hotline.flows.models import Conversation
 from hotline.flows.schema import Flow, FlowError, Text
 from hotline.jobs import place_waiting_case_job
 from hotline.regions.models import Region, RegionLevel
+from hotline.regions.service import find_district
 from hotline.residents.models import Resident
 from hotline.services import Services
 from hotline.telephony.outbound import queue_sms
@@ -286,7 +287,7 @@ def place_case(
     code = data.get("community") or data.get("street")
     region = session.scalar(select(Region).where(Region.code == code)) if code else None
     if region is None:
-        region = session.scalar(select(Region).where(Region.level == RegionLevel.DISTRICT))
+        region = find_district(session)
 
     case.region = region
     if case.resident is not None and case.resident.region_id is None and data.get("community"):

@@ -114,14 +114,9 @@ def take_turn(session: Session, services: Services, inbound: Inbound, render: Re
             False,
         )
 
-    context = TurnContext(
-        session=session,
-        services=services,
-        conversation=conversation,
-        channel=inbound.channel,
-        caller_phone=conversation.caller_phone,
+    engine = Engine(
+        flow, inbound.channel.value, FlowActions(_context(session, services, conversation))
     )
-    engine = Engine(flow, inbound.channel.value, FlowActions(context))
     node_before = conversation.node
 
     result = _run(engine, conversation, inbound)

@@ -192,9 +192,6 @@ def incoming_sms() -> ResponseReturnValue:
         return answer.body
 
     try:
-        stored = find_replay(services.db.scoped(), inbound.turn_key)
-        if stored is not None:
-            return _reply(stored)
         return _reply(_in_transaction(work, inbound.turn_key))
     except Exception:
         services.db.scoped().rollback()
