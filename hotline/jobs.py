@@ -132,6 +132,28 @@ def place_waiting_case_job(case_id: int, conversation_id: int) -> None:
     )
 
 
+@masked_failures
+def record_status_job(sid: str, status: str, error_code: int | None) -> None:
+    """Store a message status callback the webhook could not (telephony.status.record_status)."""
+    from hotline.telephony.status import record_status
+
+    services = current()
+    with services.db.session() as session:
+        record_status(session, sid, status, error_code)
+    logger.info("status recorded late job=%s sid=%s status=%s", current_job_id(), sid, status)
+
+
+@masked_failures
+def close_call_job(call_sid: str) -> None:
+    """Apply a call's end the webhook could not (flows.conversations.close_call)."""
+    from hotline.flows.conversations import close_call
+
+    services = current()
+    with services.db.session() as session:
+        close_call(session, services, call_sid)
+    logger.info("call end applied late job=%s call=%s", current_job_id(), call_sid)
+
+
 SWEEP_INTERVAL = timedelta(minutes=1)
 
 

@@ -296,10 +296,17 @@ def place_case(
         session,
         case,
         "region_set",
-        f"居民选择：{region.name_zh if region else '未选择'} / chosen by the resident",
+        _region_note(data, region),
         data={"region": region.code if region else None},
     )
     return _place(context, case, case.contact_phone)
+
+
+def _region_note(data: Mapping[str, Any], region: Region | None) -> str:
+    name = region.name_zh if region else "崂山区"
+    if data.get("community") or data.get("street"):
+        return f"居民选择：{name} / chosen by the resident"
+    return f"居民未选择所在地区，转入{name}工单池 / no region chosen; district pool"
 
 
 @action("look_up_case")

@@ -71,7 +71,7 @@ def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         settings = current_app.extensions["hotline"].settings
         if not is_signed(request, settings.twilio_auth_token, settings.public_base_url):
-            logger.warning("refused unsigned request path=%s", request.path)
+            logger.warning("refused request without a valid signature path=%s", request.path)
             abort(403)
         return view(*args, **kwargs)
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
+from rq import Retry
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,6 +32,7 @@ from hotline.flows.conversations import (
     take_turn,
 )
 from hotline.flows.schema import Text
+from hotline.jobs import close_call_job, record_status_job
 from hotline.logs import log_exception
 from hotline.services import Services
 from hotline.telephony.models import Direction, Message
@@ -50,6 +52,7 @@ SMS_APOLOGY = Text(
     "系统繁忙，请稍后再试；回复0可预约社工回电。",
     "The service is busy. Please try again later, or reply 0 for a callback.",
 )
+STATUS_RETRY = Retry(max=5, interval=[5, 30, 60, 300, 600])
 FINISHED_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 
 
@@ -162,6 +165,8 @@ def incoming_sms() -> ResponseReturnValue:
 
     if not message_sid or phone is None:
         logger.warning("sms without a usable sender or sid from=%s", phones.mask(form.get("From")))
+        if message_sid:
+            _keep_unanswerable(services, message_sid, form.get("From"), form.get("To"), body)
         return _reply(None)
 
     inbound = Inbound(
@@ -217,6 +222,31 @@ def _store_inbound(session: Session, sid: str, phone: str, to: str | None, body:
     )
 
 
+def _keep_unanswerable(
+    services: Services, sid: str, sender: str | None, to: str | None, body: str
+) -> None:
+    """Keep an SMS no reply can reach (a withheld or malformed sender): it is still read.
+
+    Best effort: a failure is logged and swallowed.
+    """
+    try:
+        with services.db.session() as session:
+            if session.scalar(select(Message.id).where(Message.sid == sid)) is None:
+                session.add(
+                    Message(
+                        sid=sid,
+                        direction=Direction.INBOUND,
+                        from_number=(sender or "")[:32] or None,
+                        to_number=to,
+                        body=body,
+                        status="received",
+                        purpose="unusable_sender",
+                    )
+                )
+    except Exception:
+        log_exception(logger, "could not keep the sms from=%s", phones.mask(sender))
+
+
 def _keep_after_failure(
     services: Services, sid: str, phone: str, to: str | None, body: str
 ) -> None:
@@ -232,6 +262,31 @@ def _keep_after_failure(
         log_exception(logger, "could not keep the failed sms from=%s", phones.mask(phone))
 
 
+def _retry_later(
+    services: Services,
+    message_sid: str | None,
+    message_status: str,
+    error_code: str | None,
+    call_sid: str | None,
+    call_status: str | None,
+) -> None:
+    """Queue a status callback the web request could not store; logged if Redis fails too."""
+    try:
+        if message_sid and message_status:
+            services.enqueue(
+                "default",
+                record_status_job,
+                message_sid,
+                message_status,
+                _error_code(error_code),
+                retry=STATUS_RETRY,
+            )
+        elif call_sid and call_status in FINISHED_CALL_STATUSES:
+            services.enqueue("default", close_call_job, call_sid, retry=STATUS_RETRY)
+    except Exception:
+        log_exception(logger, "status callback lost sid=%s", message_sid or call_sid)
+
+
 def _error_code(value: str | None) -> int | None:
     """Twilio's error codes are five digits; anything else is not one."""
     if value and value.isascii() and value.isdigit() and len(value) <= 6:
@@ -242,26 +297,30 @@ def _error_code(value: str | None) -> int | None:
 @blueprint.post("/status")
 @twilio_signed
 def status_callback() -> ResponseReturnValue:
-    """Message and call status callbacks. Always 204: Twilio only needs to know we heard."""
+    """Message and call status callbacks. Always 204: Twilio only needs to know we heard.
+
+    When the case store cannot take the callback now (a long lock, a restart), it is handed
+    to a job that retries, so no status is lost; SIDs and statuses are not personal data.
+    """
     services = _services()
     form = request.form
     session = services.db.scoped()
+    message_sid = form.get("MessageSid") or form.get("SmsSid")
+    message_status = form.get("MessageStatus") or form.get("SmsStatus") or ""
+    call_sid, call_status = form.get("CallSid"), form.get("CallStatus")
 
     try:
-        message_sid = form.get("MessageSid") or form.get("SmsSid")
-        if message_sid and (form.get("MessageStatus") or form.get("SmsStatus")):
-            record_status(
-                session,
-                message_sid,
-                form.get("MessageStatus") or form.get("SmsStatus") or "",
-                _error_code(form.get("ErrorCode")),
-            )
-        elif form.get("CallSid") and form.get("CallStatus") in FINISHED_CALL_STATUSES:
-            close_call(session, services, form["CallSid"])
+        if message_sid and message_status:
+            record_status(session, message_sid, message_status, _error_code(form.get("ErrorCode")))
+        elif call_sid and call_status in FINISHED_CALL_STATUSES:
+            close_call(session, services, call_sid)
         session.commit()
     except Exception:
         session.rollback()
         log_exception(
-            logger, "status callback failed sid=%s", form.get("MessageSid") or form.get("CallSid")
+            logger, "status callback failed sid=%s; retrying in a job", message_sid or call_sid
+        )
+        _retry_later(
+            services, message_sid, message_status, form.get("ErrorCode"), call_sid, call_status
         )
     return Response(status=204)

@@ -67,10 +67,13 @@ def test_retried_message_gets_the_same_reply_and_is_stored_once(client, services
 
 
 @pytest.mark.parametrize("sender", ["anonymous", "", "+266696687"])
-def test_unusable_sender_gets_no_reply_and_no_crash(client, sender: str) -> None:
+def test_unusable_sender_gets_no_reply_and_no_crash(client, services, sender: str) -> None:
     root = twiml(signed_post(client, "/twilio/sms", sms_params("SM8", sender, "0")))
 
     assert messages(root) == []
+    with services.db.session() as session:
+        kept = session.scalars(select(Message).where(Message.sid == "SM8")).one()
+        assert (kept.purpose, kept.body) == ("unusable_sender", "0")
 
 
 def test_after_a_finished_exchange_a_new_text_starts_at_the_menu(client) -> None:

@@ -81,3 +81,25 @@ def test_an_absurd_error_code_does_not_lose_the_callback(client, services) -> No
     assert signed_post(client, "/twilio/status", params).status_code == 204
 
     assert _stored(services, "SM23") == "undelivered"
+
+
+def test_a_callback_the_store_cannot_take_now_is_kept_by_a_job(
+    client, services, run_jobs, monkeypatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from hotline.telephony.models import StatusCallback
+
+    _message(services, "SM24")
+
+    def locked(*args, **kwargs):
+        raise OperationalError("UPDATE messages", {}, Exception("database is locked"))
+
+    monkeypatch.setattr("hotline.web.twilio.record_status", locked)
+    assert _status(client, "SM24", "delivered").status_code == 204
+    monkeypatch.undo()
+
+    assert run_jobs() == 1
+    assert _stored(services, "SM24") == "delivered"
+    with services.db.session() as session:
+        assert session.scalars(select(StatusCallback.status)).all() == ["delivered"]

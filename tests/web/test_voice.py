@@ -254,5 +254,6 @@ def test_a_landline_caller_is_not_promised_a_checklist_sms(client, services) -> 
     root = _follow_gather(client, root, "CA31", landline, "1")
 
     assert "无法接收短信" in spoken(root)
+    assert "办事材料清单，请按4" in spoken(root)
     with services.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Message)) == 0
